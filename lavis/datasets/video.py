@@ -1,0 +1,106 @@
+"""Reading frames from video files (decord) and choosing which frames to read.
+
+Frame choice follows Mr. BLIP: the (optionally clipped) video is cut into N equal segments; training
+takes a random frame inside each segment, evaluation takes each segment's midpoint. A frame's timestamp
+is ``index / average_fps`` in seconds. Frames are decoded directly at the model's square input size.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lavis.common.errors import DataError
+
+
+@dataclass
+class VideoFrames:
+    frames: torch.Tensor  # (T, C, H, W) uint8
+    indices: list[int]
+    timestamps: list[float]  # seconds, rounded to 2 decimals
+    fps: float
+    num_video_frames: int
+
+
+def segment_indices(
+    start: int, end: int, num_frames: int, sampling: str, rng: np.random.Generator | None = None
+) -> list[int]:
+    """One frame index per segment of ``[start, end)``; always ``num_frames`` indices.
+
+    A video with fewer frames than ``num_frames`` yields repeated indices rather than a shorter list,
+    so every sample of a batch has the same number of frames.
+    """
+    if num_frames <= 0:
+        raise ValueError("num_frames must be positive")
+    end = max(end, start + 1)
+    edges = np.linspace(start, end, num_frames + 1).astype(int)
+    indices = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        hi = max(hi, lo + 1)
+        if sampling == "random":
+            if rng is None:
+                raise ValueError("random sampling needs an rng")
+            indices.append(int(rng.integers(lo, hi)))
+        elif sampling in ("middle", "uniform"):
+            indices.append(int((lo + hi - 1) // 2) if hi - lo > 1 else int(lo))
+        else:
+            raise ValueError(f"unknown sampling {sampling!r} (expected 'random' or 'middle')")
+    return [min(max(i, 0), end - 1) for i in indices]
+
+
+def open_video(path: str | os.PathLike, image_size: int | None = None):
+    """A decord VideoReader, with file problems turned into DataError naming the file."""
+    import decord
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Video not found: {path}")
+    if path.stat().st_size == 0:
+        raise DataError(f"Video file is empty (0 bytes): {path}")
+    kwargs = {"num_threads": 1}
+    if image_size is not None:
+        kwargs.update(width=int(image_size), height=int(image_size))
+    try:
+        reader = decord.VideoReader(str(path), **kwargs)
+    except Exception as err:  # decord raises DECORDError / RuntimeError with C++ context
+        raise DataError(f"Cannot open video {path}: {_first_line(err)}") from None
+    if len(reader) == 0:
+        raise DataError(f"Video has no decodable frames: {path}")
+    return reader
+
+
+def load_video_frames(
+    path: str | os.PathLike,
+    num_frames: int,
+    image_size: int | None,
+    sampling: str,
+    rng: np.random.Generator | None = None,
+    clip: tuple[float, float] | None = None,
+) -> VideoFrames:
+    """Decode ``num_frames`` frames of ``path`` resized to ``image_size`` x ``image_size``."""
+    reader = open_video(path, image_size)
+    vlen = len(reader)
+    fps = float(reader.get_avg_fps())
+    if not fps > 0:
+        raise DataError(f"Video reports an invalid frame rate ({fps}): {path}")
+    start, end = 0, vlen
+    if clip is not None:
+        start = min(max(int(clip[0] * fps), 0), vlen - 1)
+        end = min(max(int(clip[1] * fps), start + 1), vlen)
+    indices = segment_indices(start, end, num_frames, sampling, rng)
+    try:
+        frames = reader.get_batch(indices).asnumpy()
+    except Exception as err:
+        raise DataError(f"Cannot decode frames {indices[0]}..{indices[-1]} of {path}: {_first_line(err)}") from None
+    frames_t = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
+    timestamps = [round(i / fps, 2) for i in indices]
+    return VideoFrames(frames_t, indices, timestamps, fps, vlen)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

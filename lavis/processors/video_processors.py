@@ -1,0 +1,102 @@
+"""Video processors: file → normalised frame tensor (+ timestamps), for training and evaluation.
+
+Training uses one RandomResizedCrop shared by all frames of a clip (so motion stays coherent) and random
+frame sampling within segments; evaluation uses segment midpoints and no augmentation. Both normalise
+with the CLIP mean/std that BLIP-2's vision encoder was trained with.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from lavis.common.registry import register_processor
+from lavis.datasets.video import VideoFrames, load_video_frames
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass
+class VideoProcessorConfig:
+    n_frms: int = 8
+    image_size: int = 224
+    mean: list[float] = field(default_factory=lambda: list(CLIP_MEAN))
+    std: list[float] = field(default_factory=lambda: list(CLIP_STD))
+    min_scale: float = 0.5  # RandomResizedCrop scale range (training only)
+    max_scale: float = 1.0
+
+
+class VideoProcessor:
+    Config = VideoProcessorConfig
+    sampling = "middle"
+
+    def __init__(self, cfg: VideoProcessorConfig) -> None:
+        self.cfg = cfg
+        self.mean = torch.tensor(cfg.mean).view(1, 3, 1, 1)
+        self.std = torch.tensor(cfg.std).view(1, 3, 1, 1)
+
+    @classmethod
+    def from_config(cls, cfg) -> VideoProcessor:
+        return cls(cfg)
+
+    def load(self, path, rng: np.random.Generator, clip=None) -> VideoFrames:
+        return load_video_frames(path, self.cfg.n_frms, self.cfg.image_size, self.sampling, rng, clip)
+
+    def transform(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        return self.normalize(frames)
+
+    def normalize(self, frames: torch.Tensor) -> torch.Tensor:
+        return (frames.float() / 255.0 - self.mean) / self.std
+
+    def __call__(self, path, rng: np.random.Generator, clip=None) -> tuple[torch.Tensor, VideoFrames]:
+        video = self.load(path, rng, clip)
+        return self.transform(video.frames, rng), video
+
+
+@register_processor("video_eval")
+class VideoEvalProcessor(VideoProcessor):
+    sampling = "middle"
+
+
+@register_processor("video_train")
+class VideoTrainProcessor(VideoProcessor):
+    sampling = "random"
+
+    def transform(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        _, _, h, w = frames.shape
+        top, left, ch, cw = random_resized_crop_params(h, w, (self.cfg.min_scale, self.cfg.max_scale), rng)
+        size = [self.cfg.image_size, self.cfg.image_size]
+        frames = TF.resized_crop(frames, top, left, ch, cw, size, InterpolationMode.BICUBIC, antialias=True)
+        return self.normalize(frames)
+
+
+def random_resized_crop_params(
+    height: int, width: int, scale: tuple[float, float], rng: np.random.Generator, ratio=(3 / 4, 4 / 3)
+) -> tuple[int, int, int, int]:
+    """torchvision's RandomResizedCrop sampling, driven by ``rng`` so it is reproducible per sample."""
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(*log_ratio))
+        w = int(round(math.sqrt(target_area * aspect)))
+        h = int(round(math.sqrt(target_area / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(rng.integers(0, height - h + 1))
+            left = int(rng.integers(0, width - w + 1))
+            return top, left, h, w
+    # fallback: central crop
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        h, w = height, int(round(height * max(ratio)))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
