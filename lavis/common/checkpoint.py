@@ -58,7 +58,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 def model_state_from(obj: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The model weights inside a checkpoint dict: ``obj["model"]`` if present (LAVIS), else the dict itself."""
-    state = obj.get("model", obj) if isinstance(obj.get("model", None), dict) else obj
+    state = obj.get("model", obj) if isinstance(obj.get("model"), dict) else obj
     return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
 
 

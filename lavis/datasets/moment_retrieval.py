@@ -50,6 +50,10 @@ class MomentRetrievalDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    @staticmethod
+    def collater(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
+        return collate_moment_retrieval(samples)
+
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 

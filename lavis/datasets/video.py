@@ -7,6 +7,7 @@ is ``index / average_fps`` in seconds. Frames are decoded directly at the model'
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,17 @@ class VideoFrames:
     timestamps: list[float]  # seconds, rounded to 2 decimals
     fps: float
     num_video_frames: int
+
+
+@dataclass(frozen=True)
+class InMemoryVideo:
+    """Encoded video bytes (e.g. from a webdataset shard); ``name`` identifies it in error messages."""
+
+    data: bytes
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
 
 
 def segment_indices(
@@ -52,20 +64,26 @@ def segment_indices(
     return [min(max(i, 0), end - 1) for i in indices]
 
 
-def open_video(path: str | os.PathLike, image_size: int | None = None):
+def open_video(path: str | os.PathLike | InMemoryVideo, image_size: int | None = None):
     """A decord VideoReader, with file problems turned into DataError naming the file."""
     import decord
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Video not found: {path}")
-    if path.stat().st_size == 0:
-        raise DataError(f"Video file is empty (0 bytes): {path}")
+    if isinstance(path, InMemoryVideo):
+        if not path.data:
+            raise DataError(f"Video file is empty (0 bytes): {path}")
+        source = io.BytesIO(path.data)  # decord decodes file-like objects exactly like files
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"Video not found: {path}")
+        if path.stat().st_size == 0:
+            raise DataError(f"Video file is empty (0 bytes): {path}")
+        source = str(path)
     kwargs = {"num_threads": 1}
     if image_size is not None:
         kwargs.update(width=int(image_size), height=int(image_size))
     try:
-        reader = decord.VideoReader(str(path), **kwargs)
+        reader = decord.VideoReader(source, **kwargs)
     except Exception as err:  # decord raises DECORDError / RuntimeError with C++ context
         raise DataError(f"Cannot open video {path}: {_first_line(err)}") from None
     if len(reader) == 0:
@@ -74,7 +92,7 @@ def open_video(path: str | os.PathLike, image_size: int | None = None):
 
 
 def load_video_frames(
-    path: str | os.PathLike,
+    path: str | os.PathLike | InMemoryVideo,
     num_frames: int,
     image_size: int | None,
     sampling: str,

@@ -16,6 +16,7 @@ from lavis.common.errors import ConfigError
 from lavis.common.registry import register_builder
 from lavis.datasets.builders.base import BaseDatasetBuilder
 from lavis.datasets.moment_retrieval import MomentRetrievalDataset
+from lavis.datasets.shards import ShardMomentRetrievalDataset
 
 
 @dataclass
@@ -26,12 +27,21 @@ class MomentRetrievalBuilderConfig:
     ann_paths: dict[str, str] = field(default_factory=dict)  # split -> annotation file
     vis_processor: dict = processor_specs({"train": {"name": "video_train"}, "eval": {"name": "video_eval"}})
     on_bad_video: str = "error"  # error | skip (skipped samples are counted in the logs)
+    shards: dict[str, str] = field(default_factory=dict)  # split -> webdataset URL ("a-{000..009}.tar"): stream it
 
 
 class MomentRetrievalBuilder(BaseDatasetBuilder):
     Config = MomentRetrievalBuilderConfig
 
     def build_split(self, split: str) -> Dataset:
+        if split in self.cfg.shards:
+            return ShardMomentRetrievalDataset(
+                self.cfg.shards[split],
+                processor=self.processor_for(split),
+                seed=self.seed,
+                shuffle_shards=split in self.train_split_names,
+                on_bad_video=self.cfg.on_bad_video,
+            )
         ann_paths = self.cfg.ann_paths
         if split not in ann_paths:
             raise ConfigError(

@@ -1,0 +1,148 @@
+"""A synthetic moment-retrieval benchmark made of real mp4 files, for the CPU demo and for tests.
+
+Each video shows a textured background; during each event a coloured shape is on screen at a fixed place.
+Every video has two or three events of different colours at random, possibly overlapping times, and each
+event gets a query ("a red circle appears"). The window of an event changes from video to video, and the
+other events act as distractors, so neither the query text nor a prior over positions gives the answer:
+the model has to look at the frames. Files are written with PyAV and read back through the same decord
+path as real data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lavis.common.io import write_json
+from lavis.common.logger import progress
+
+COLOURS = {
+    "red": (220, 40, 40),
+    "green": (40, 200, 60),
+    "blue": (50, 80, 230),
+    "yellow": (235, 215, 40),
+    "white": (240, 240, 240),
+    "purple": (150, 50, 200),
+}
+SHAPES = ("circle", "square")
+
+
+@dataclass
+class SyntheticSpec:
+    """Everything that determines the generated files (its hash names the cache folder)."""
+
+    num_videos: dict[str, int] = field(default_factory=lambda: {"train": 600, "val": 60, "test": 100})
+    min_duration: float = 10.0
+    max_duration: float = 30.0
+    fps: int = 4
+    frame_size: int = 64
+    min_events: int = 2
+    max_events: int = 3
+    min_event_fraction: float = 0.25  # event length as a fraction of the video
+    max_event_fraction: float = 0.5
+    seed: int = 1234
+
+    def digest(self) -> str:
+        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    level = rng.uniform(40, 100)
+    coarse = rng.normal(0, 18, size=(4, 4, 3))
+    texture = np.kron(coarse, np.ones((size // 4 + 1, size // 4 + 1, 1)))[:size, :size]
+    return np.clip(level + texture, 0, 255)
+
+
+def _shape_mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    radius = rng.uniform(0.16, 0.24) * size
+    cy, cx = rng.uniform(radius, size - radius, size=2)
+    yy, xx = np.mgrid[:size, :size]
+    if shape == "circle":
+        return (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
+    return (np.abs(yy - cy) <= radius) & (np.abs(xx - cx) <= radius)
+
+
+def _events(rng: np.random.Generator, spec: SyntheticSpec, n_frames: int) -> list[dict[str, Any]]:
+    count = int(rng.integers(spec.min_events, spec.max_events + 1))
+    colours = rng.choice(list(COLOURS), size=count, replace=False)
+    events = []
+    for colour in colours:
+        length = int(round(rng.uniform(spec.min_event_fraction, spec.max_event_fraction) * n_frames))
+        start = int(rng.integers(0, n_frames - length + 1))
+        events.append(
+            {"colour": str(colour), "shape": str(rng.choice(SHAPES)), "start": start, "end": start + length}
+        )
+    return events
+
+
+def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
+    import av
+
+    tmp = path.with_suffix(".tmp.mp4")
+    with av.open(str(tmp), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "20", "preset": "ultrafast"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    tmp.replace(path)
+
+
+def make_video(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    duration = rng.uniform(spec.min_duration, spec.max_duration)
+    n_frames = max(8, int(round(duration * spec.fps)))
+    size = spec.frame_size
+    background = _background(rng, size)
+    frames = np.repeat(background[None], n_frames, axis=0)
+    frames += rng.normal(0, 4, size=frames.shape)  # sensor noise, so frames are never identical
+    events = _events(rng, spec, n_frames)
+    for event in events:
+        mask = _shape_mask(event["shape"], size, rng)
+        frames[event["start"] : event["end"], mask] = COLOURS[event["colour"]]
+    return np.clip(frames, 0, 255).astype(np.uint8), events
+
+
+def generate(root: Path, spec: SyntheticSpec, show_progress: bool = True) -> Path:
+    """Write videos and ``{split}.json`` annotations under ``root/<spec digest>``; reuse them if present."""
+    folder = Path(root) / f"spec_{spec.digest()}"
+    if (folder / "manifest.json").is_file():
+        return folder
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "videos").mkdir(parents=True)
+    rng = np.random.default_rng(spec.seed)
+    total = sum(spec.num_videos.values())
+    jobs = [(split, i) for split, n in spec.num_videos.items() for i in range(n)]
+    records: dict[str, list[dict[str, Any]]] = {split: [] for split in spec.num_videos}
+    for split, i in progress(jobs, total=total, desc="generating synthetic videos", enabled=show_progress):
+        frames, events = make_video(rng, spec)
+        vid = f"{split}_{i:05d}"
+        write_video(tmp / "videos" / f"{vid}.mp4", frames, spec.fps)
+        duration = round(len(frames) / spec.fps, 2)
+        for k, event in enumerate(events):
+            records[split].append(
+                {
+                    "video": vid,
+                    "qid": f"synthetic_{vid}_{k}",
+                    "query": f"a {event['colour']} {event['shape']} appears",
+                    "duration": duration,
+                    "relevant_windows": [[round(event["start"] / spec.fps, 2), round(event["end"] / spec.fps, 2)]],
+                }
+            )
+    for split, recs in records.items():
+        write_json(tmp / f"{split}.json", recs, indent=None)
+    write_json(tmp / "manifest.json", {"spec": asdict(spec), "counts": {k: len(v) for k, v in records.items()}})
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    return folder

@@ -1,0 +1,172 @@
+"""Text side of moment retrieval: how times are written for the LLM, and how its answers are read back.
+
+Times inside the framework are float seconds. A *time format* decides how they become text in the prompt
+and in the target (Mr. BLIP: integer seconds); the same format decodes generated text back to seconds, so
+every format works for training and for generation alike.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+class TimeFormat:
+    """Seconds ↔ the integers the LLM reads and writes."""
+
+    name = "base"
+
+    def encode(self, seconds: float, duration: float) -> int:
+        raise NotImplementedError
+
+    def decode(self, value: float, duration: float) -> float:
+        raise NotImplementedError
+
+
+class SecondsIntegers(TimeFormat):
+    """Absolute whole seconds (Mr. BLIP's ``seconds_integers``): ``[[82, 150]]``."""
+
+    name = "seconds_integers"
+
+    def encode(self, seconds: float, duration: float) -> int:
+        return int(round(seconds))
+
+    def decode(self, value: float, duration: float) -> float:
+        return float(value)
+
+
+class RelativeIntegers(TimeFormat):
+    """Percent of the video's duration, 0..100: independent of video length."""
+
+    name = "relative_integers"
+
+    def encode(self, seconds: float, duration: float) -> int:
+        return int(round(100.0 * seconds / duration)) if duration > 0 else 0
+
+    def decode(self, value: float, duration: float) -> float:
+        return float(value) * duration / 100.0
+
+
+TIME_FORMATS = {f.name: f for f in (SecondsIntegers(), RelativeIntegers())}
+
+
+def get_time_format(name: str) -> TimeFormat:
+    from lavis.common.errors import ConfigError
+
+    if name not in TIME_FORMATS:
+        raise ConfigError(f"unknown time format {name!r}; available: {', '.join(TIME_FORMATS)}")
+    return TIME_FORMATS[name]
+
+
+def format_windows(windows: list[list[Any]], duration: float, time_format: TimeFormat) -> str:
+    """The target string: Python's repr of ``[[start, end(, 'label')], ...]`` in the time format's units."""
+    out = []
+    for w in windows:
+        item: list[Any] = [time_format.encode(w[0], duration), time_format.encode(w[1], duration)]
+        if len(w) > 2:
+            item.append(str(w[2]))
+        out.append(item)
+    return str(out)
+
+
+INVALID = [[-1, -1]]
+_WINDOW_LIST = re.compile(r"\[\[.*\]\]", re.S)
+
+
+def repair_window_text(text: str) -> str | None:
+    """Light repairs of generated window lists (Mr. BLIP's post-processing); None if not a window list.
+
+    Repairs: cut at ``</s>``; commas missing between numbers (``"3 7"`` → ``"3, 7"``); repeated or trailing
+    commas; a two-number window written backwards is swapped.
+    """
+    text = text.split("</s>")[0].strip()
+    match = _WINDOW_LIST.search(text)
+    if match is None:
+        return None
+    inner = match.group(0)[1:-1].strip()
+    windows = re.split(r"\s*(?=\[)", inner)
+    fixed = []
+    for window in windows:
+        window = window.strip().rstrip(",").strip()
+        if not window:
+            continue
+        window = re.sub(r"(\d)\s+(?=[-\d])", r"\1, ", window)
+        window = re.sub(r",(\s*,)+", ",", window)
+        numbers = re.fullmatch(r"\[\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*\]", window)
+        if numbers and float(numbers.group(1)) > float(numbers.group(2)):
+            window = f"[{numbers.group(2)}, {numbers.group(1)}]"
+        fixed.append(window)
+    return "[" + ", ".join(fixed) + "]"
+
+
+@dataclass
+class ParsedWindows:
+    text: str  # the repaired text (or the raw text when it could not be repaired)
+    windows: list[list[Any]]  # in seconds; [[-1, -1]] when invalid
+    valid: bool
+
+
+def parse_windows(
+    raw: str, duration: float, time_format: TimeFormat, with_labels: bool = False
+) -> ParsedWindows:
+    """Generated text → windows in seconds, in generation order (which is their rank).
+
+    Unparsable output becomes ``[[-1, -1]]`` and is counted as invalid by the metrics; a malformed window
+    inside an otherwise valid list becomes ``[-1, -1]`` at its position.
+    """
+    repaired = repair_window_text(raw)
+    if repaired is None:
+        return ParsedWindows(raw, [list(w) for w in INVALID], False)
+    try:
+        value = ast.literal_eval(repaired)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return ParsedWindows(repaired, [list(w) for w in INVALID], False)
+    if not isinstance(value, list) or not value:
+        return ParsedWindows(repaired, [list(w) for w in INVALID], False)
+    windows: list[list[Any]] = []
+    for item in value:
+        ok_len = (2, 3) if with_labels else (2,)
+        if (
+            isinstance(item, (list, tuple))
+            and len(item) in ok_len
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in item[:2])
+        ):
+            window: list[Any] = [time_format.decode(item[0], duration), time_format.decode(item[1], duration)]
+            if len(item) == 3:
+                window.append(str(item[2]))
+            windows.append(window)
+        else:
+            windows.append([-1, -1])
+    valid = not (windows[0][0] < 0 or windows[0][1] < 0)
+    return ParsedWindows(repaired, windows, valid)
+
+
+def find_annoying_numbers(tokenizer, limit: int = 200) -> set[int]:
+    """Integers in [0, limit) that the tokenizer splits into several pieces not starting with a bare ``▁``.
+
+    Mr. BLIP replaces such numbers in the *input* (frame timestamps, duration) with the nearest
+    well-behaved integer, so that each time in the prompt is one piece the model can attend to.
+    """
+    bare = tokenizer.convert_tokens_to_ids("▁")
+    annoying = set()
+    for i in range(limit):
+        ids = tokenizer(str(i), add_special_tokens=False).input_ids
+        if len(ids) > 1 and ids[0] != bare:
+            annoying.add(i)
+    return annoying
+
+
+def annoying_number_replacements(annoying: set[int], search: int = 100) -> dict[int, int]:
+    """Each annoying number → the nearest non-annoying one (ties: the larger first, as in Mr. BLIP)."""
+    out = {}
+    for i in sorted(annoying):
+        for j in range(search):
+            if i + j not in annoying:
+                out[i] = i + j
+                break
+            if i - j >= 0 and i - j not in annoying:
+                out[i] = i - j
+                break
+    return out
