@@ -159,7 +159,9 @@ def check_keys(node: Any, schema: type, path: str, source: str) -> None:
     :func:`processor_specs` holds ``{split: {name: <registered processor>, ...}}`` and each spec is checked
     against that processor's own schema.
     """
-    if node is None or not isinstance(node, (dict, DictConfig)):
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=False)  # check keys without resolving ${...}
+    if not isinstance(node, dict):
         return
     hints = typing.get_type_hints(schema)
     fields = {f.name: f for f in dataclasses.fields(schema)}
@@ -187,7 +189,9 @@ def processor_specs(default: dict[str, Any]) -> Any:
 
 
 def check_processor_spec(spec: Any, path: str, source: str) -> None:
-    if not isinstance(spec, (dict, DictConfig)) or "name" not in spec:
+    if isinstance(spec, DictConfig):
+        spec = OmegaConf.to_container(spec, resolve=False)
+    if not isinstance(spec, dict) or "name" not in spec:
         raise ConfigError(f"{source}: '{path}' must be a mapping with a 'name' key naming a processor.")
     proc_cls = registry.processors.get(str(spec["name"]))
     rest = {k: v for k, v in spec.items() if k != "name"}

@@ -84,7 +84,7 @@ def write_shards(
     are complete; ``manifest.json`` is written last, so its presence means the set is complete.
     """
     import webdataset as wds
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if samples_per_shard < 1:
         raise DataError(f"--samples-per-shard must be >= 1, got {samples_per_shard}")

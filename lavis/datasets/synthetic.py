@@ -40,8 +40,8 @@ class SyntheticSpec:
     num_videos: dict[str, int] = field(default_factory=lambda: {"train": 600, "val": 60, "test": 100})
     min_duration: float = 10.0
     max_duration: float = 30.0
-    fps: int = 4
-    frame_size: int = 64
+    fps: int = 2
+    frame_size: int = 32
     min_events: int = 2
     max_events: int = 3
     min_event_fraction: float = 0.25  # event length as a fraction of the video

@@ -58,7 +58,7 @@ def segment_indices(
                 raise ValueError("random sampling needs an rng")
             indices.append(int(rng.integers(lo, hi)))
         elif sampling in ("middle", "uniform"):
-            indices.append(int((lo + hi - 1) // 2) if hi - lo > 1 else int(lo))
+            indices.append(min(int((lo + hi) // 2), hi - 1))
         else:
             raise ValueError(f"unknown sampling {sampling!r} (expected 'random' or 'middle')")
     return [min(max(i, 0), end - 1) for i in indices]
@@ -113,10 +113,21 @@ def load_video_frames(
     try:
         frames = reader.get_batch(indices).asnumpy()
     except Exception as err:
-        raise DataError(f"Cannot decode frames {indices[0]}..{indices[-1]} of {path}: {_first_line(err)}") from None
+        if image_size is None or "size must exactly match" not in str(err):
+            raise DataError(f"Cannot decode frames {indices[0]}..{indices[-1]} of {path}: {_first_line(err)}") from None
+        # decord's built-in resize fails for some output sizes (e.g. 16, 48): decode at native size instead.
+        frames = open_video(path).get_batch(indices).asnumpy()
     frames_t = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
+    if image_size is not None and frames_t.shape[-2:] != (image_size, image_size):
+        frames_t = resize_frames(frames_t, image_size)
     timestamps = [round(i / fps, 2) for i in indices]
     return VideoFrames(frames_t, indices, timestamps, fps, vlen)
+
+
+def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """(T, C, H, W) uint8 → (T, C, size, size) uint8, bilinear with antialiasing (aspect ratio not kept)."""
+    out = torch.nn.functional.interpolate(frames.float(), size=(size, size), mode="bilinear", antialias=True)
+    return out.round().clamp(0, 255).to(torch.uint8)
 
 
 def _first_line(err: BaseException) -> str:

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -365,7 +364,3 @@ def write_prepared(prepared: Prepared, output_dir: Path, known_names: Iterable[s
     contents[MANIFEST_NAME] = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     write_all(output_dir, contents, known_names)
     return counts
-
-
-def count_by(records: Iterable[dict[str, Any]], key: str) -> Counter:
-    return Counter(r[key] for r in records)

@@ -135,7 +135,7 @@ def check_videos(
     progress: bool = True,
 ) -> CheckReport:
     """Probe every video referenced by ``annotation_files`` (``<video_root>/<video><ext>``)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     video_root = Path(video_root)
     if not video_root.is_dir():
@@ -308,7 +308,7 @@ def reencode_tree(
 
     Existing outputs are skipped (so an interrupted run resumes), unless ``overwrite``.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     input_root, output_root = Path(input_root), Path(output_root)
     if not input_root.is_dir():
