@@ -188,11 +188,16 @@ def processor_specs(default: dict[str, Any]) -> Any:
     return field(default_factory=lambda: dict(default), metadata={"processor_specs": True})
 
 
-def check_processor_spec(spec: Any, path: str, source: str) -> None:
+def check_processor_spec(spec: Any, path: str, source: str, require_name: bool = False) -> None:
+    """Check a processor spec's parameters; a partial override (no ``name``) is checked after merging."""
     if isinstance(spec, DictConfig):
         spec = OmegaConf.to_container(spec, resolve=False)
-    if not isinstance(spec, dict) or "name" not in spec:
+    if not isinstance(spec, dict):
         raise ConfigError(f"{source}: '{path}' must be a mapping with a 'name' key naming a processor.")
+    if "name" not in spec:
+        if require_name:
+            raise ConfigError(f"{source}: '{path}' has no 'name' key naming a processor.")
+        return
     proc_cls = registry.processors.get(str(spec["name"]))
     rest = {k: v for k, v in spec.items() if k != "name"}
     check_keys(rest, proc_cls.Config, path, source)
@@ -302,7 +307,13 @@ def build_config(user: DictConfig, source: str = "<memory>") -> Config:
         where = f"datasets.{name}"
         check_keys(ds_preset, builder_cls.Config, where, f"{builder_cls.__name__} preset {preset_name!r}")
         check_keys(ds_user, builder_cls.Config, where, source)
-        datasets[str(name)] = merge_with_schema(builder_cls.Config, ds_preset, ds_user, path=where, source=source)
+        datasets[str(name)] = merged = merge_with_schema(
+            builder_cls.Config, ds_preset, ds_user, path=where, source=source
+        )
+        for field_name, value in OmegaConf.to_container(merged, resolve=False).items():
+            if builder_cls.Config.__dataclass_fields__[field_name].metadata.get("processor_specs") and value:
+                for split, spec in value.items():
+                    check_processor_spec(spec, f"{where}.{field_name}.{split}", source, require_name=True)
 
     # run ---------------------------------------------------------------------------------------
     run_user = user.get("run")

@@ -46,6 +46,8 @@ class SyntheticSpec:
     max_events: int = 3
     min_event_fraction: float = 0.25  # event length as a fraction of the video
     max_event_fraction: float = 0.5
+    min_shape_radius: float = 0.16  # shape radius as a fraction of the frame side
+    max_shape_radius: float = 0.24
     seed: int = 1234
 
     def digest(self) -> str:
@@ -59,8 +61,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(level + texture, 0, 255)
 
 
-def _shape_mask(shape: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    radius = rng.uniform(0.16, 0.24) * size
+def _shape_mask(shape: str, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
+    size = spec.frame_size
+    radius = rng.uniform(spec.min_shape_radius, spec.max_shape_radius) * size
     cy, cx = rng.uniform(radius, size - radius, size=2)
     yy, xx = np.mgrid[:size, :size]
     if shape == "circle":
@@ -107,7 +110,7 @@ def make_video(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.ndarra
     frames += rng.normal(0, 4, size=frames.shape)  # sensor noise, so frames are never identical
     events = _events(rng, spec, n_frames)
     for event in events:
-        mask = _shape_mask(event["shape"], size, rng)
+        mask = _shape_mask(event["shape"], spec, rng)
         frames[event["start"] : event["end"], mask] = COLOURS[event["colour"]]
     return np.clip(frames, 0, 255).astype(np.uint8), events
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, default_collate
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, IterableDataset, default_collate
 
 from lavis.common import dist, registry
 from lavis.common.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -90,19 +90,16 @@ class RunnerBase:
         self.train_loader = None
         if not run.evaluate and run.train_splits:
             self.train_dataset = self._train_dataset(run.train_splits)
-            self.train_sampler = ResumableDistributedSampler(
-                self.train_dataset, dist.get_world_size(), dist.get_rank(), shuffle=True, seed=run.seed
-            )
-            self.train_loader = DataLoader(
-                self.train_dataset,
-                batch_size=run.batch_size_train,
-                sampler=self.train_sampler,
-                num_workers=run.num_workers,
-                collate_fn=collate_fn_for(self.train_dataset),
-                pin_memory=device.type == "cuda",
-                drop_last=True,
-            )
-            self.steps_per_epoch = len(self.train_loader) // run.accum_grad_iters
+            self.train_sampler = None
+            if not isinstance(self.train_dataset, IterableDataset):
+                self.train_sampler = ResumableDistributedSampler(
+                    self.train_dataset, dist.get_world_size(), dist.get_rank(), shuffle=True, seed=run.seed
+                )
+            self.train_loader = self._loader(self.train_dataset, run.batch_size_train, self.train_sampler, True)
+            batches = len(self.train_dataset) // (run.batch_size_train * dist.get_world_size())
+            if self.train_sampler is not None:
+                batches = len(self.train_loader)
+            self.steps_per_epoch = batches // run.accum_grad_iters
             if self.steps_per_epoch == 0:
                 raise ConfigError(
                     f"run: the train split has {len(self.train_dataset)} samples, fewer than one optimizer step "
@@ -140,6 +137,18 @@ class RunnerBase:
     # ------------------------------------------------------------------------------------------------
     # set-up helpers
     # ------------------------------------------------------------------------------------------------
+
+    def _loader(self, dataset: Dataset, batch_size: int, sampler, train: bool) -> DataLoader:
+        """Map-style datasets get ``sampler``; streaming (iterable) datasets split shards themselves."""
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=None if isinstance(dataset, IterableDataset) else sampler,
+            num_workers=self.run_cfg.num_workers,
+            collate_fn=collate_fn_for(dataset),
+            pin_memory=self.device.type == "cuda",
+            drop_last=train,
+        )
 
     def _amp_dtype(self) -> torch.dtype | None:
         amp = self.run_cfg.amp
@@ -312,14 +321,20 @@ class RunnerBase:
         for ds in getattr(self.train_dataset, "datasets", [self.train_dataset]):
             if hasattr(ds, "set_epoch"):
                 ds.set_epoch(epoch)
-        self.train_sampler.set_epoch(epoch, start_index=start_step * accum * run.batch_size_train)
+        skip_batches = 0
+        if self.train_sampler is not None:
+            self.train_sampler.set_epoch(epoch, start_index=start_step * accum * run.batch_size_train)
+        else:
+            skip_batches = start_step * accum  # a stream cannot seek: re-read and drop consumed batches
         micro_total = (self.steps_per_epoch - start_step) * accum
         loader = iter(self.train_loader)
+        for _ in range(skip_batches):
+            loader = self._next_batch(loader)[1]
         bar = progress(range(micro_total), total=micro_total, desc=f"epoch {epoch}", enabled=self.is_main)
         running, skipped, t0 = 0.0, 0, time.time()
         self.optimizer.zero_grad(set_to_none=True)
         for micro in bar:
-            batch = next(loader)
+            batch, loader = self._next_batch(loader)
             skipped += batch.get("num_skipped", 0)
             sync = (micro + 1) % accum == 0
             no_sync = self.ddp_model.no_sync() if (dist.is_dist() and not sync) else contextlib.nullcontext()
@@ -353,6 +368,14 @@ class RunnerBase:
         if skipped:
             logger.warning("Epoch %d: %d samples skipped (bad videos, on_bad_video=skip).", epoch, skipped)
 
+    def _next_batch(self, loader):
+        """The next batch; a stream that runs dry before the epoch's step count restarts (ranks stay in step)."""
+        try:
+            return next(loader), loader
+        except StopIteration:
+            loader = iter(self.train_loader)
+            return next(loader), loader
+
     def _optimizer_step(self) -> None:
         clip = self.run_cfg.grad_clip_norm
         if self.scaler is not None:
@@ -378,17 +401,11 @@ class RunnerBase:
         run = self.run_cfg
         self.model.eval()
         sampler = ShardSampler(len(dataset), dist.get_world_size(), dist.get_rank())
-        loader = DataLoader(
-            dataset,
-            batch_size=run.batch_size_eval,
-            sampler=sampler,
-            num_workers=run.num_workers,
-            collate_fn=collate_fn_for(dataset),
-            pin_memory=self.device.type == "cuda",
-        )
+        loader = self._loader(dataset, run.batch_size_eval, sampler, train=False)
         records: list[dict[str, Any]] = []
         skipped = 0
-        for batch in progress(loader, total=len(loader), desc=f"eval {split}", enabled=self.is_main):
+        total = len(sampler) // run.batch_size_eval if isinstance(dataset, IterableDataset) else len(loader)
+        for batch in progress(loader, total=total, desc=f"eval {split}", enabled=self.is_main):
             skipped += batch.get("num_skipped", 0)
             if "video" not in batch:
                 continue

@@ -2,8 +2,13 @@
 
 The generated tokenizer exists so the tiny configs build with no download and no file: it mimics what
 matters of Flan-T5's SentencePiece model (``<pad>``=0, ``</s>``=1, ``<unk>``=2, a bare ``▁`` piece, ``▁``-prefixed
-words, numbers as single pieces with and without ``▁``, ``<extra_id_N>`` sentinels, ``</s>`` appended), with
-a vocabulary of a few thousand pieces instead of 32k.
+words, whole numbers as single pieces, ``<extra_id_N>`` sentinels, ``</s>`` appended), with a vocabulary of
+about 1.5k pieces instead of 32k.
+
+One deliberate difference: a number always gets its own ``▁``-prefixed piece, even after a bracket, so ``82``
+is the same token in the prompt's timestamps and in the answer ``[[ 82, 150]]``. Flan-T5 writes ``[[82`` with a
+bare ``82`` piece, and knows from pre-training that it means the same as ``▁82``; a tiny model trained from
+scratch would first have to learn that for every number.
 """
 
 from __future__ import annotations
@@ -51,7 +56,6 @@ def _pieces(max_number: int) -> list[str]:
         add(word)
     for n in range(max_number + 1):
         add("▁" + str(n))
-        add(str(n))
     for ch in string.ascii_letters + string.digits:
         add("▁" + ch)
         add(ch)
@@ -71,7 +75,13 @@ def build_tiny_t5_tokenizer(max_number: int = 400, num_extra_ids: int = 10):
     # Every piece scores the same, so segmentation prefers the fewest pieces (whole words, whole numbers).
     vocab = [(s, 0.0) for s in specials] + [("▁", -2.0)] + [(p, -1.0) for p in _pieces(max_number)]
     tok = Tokenizer(Unigram(vocab, unk_id=2, byte_fallback=False))
-    tok.normalizer = normalizers.Sequence([normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip()])
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Replace(Regex(r"(?<=[^\s\d])(?=\d)"), " "),  # a number starts a new word
+            normalizers.Replace(Regex(r"\s+"), " "),
+            normalizers.Strip(),
+        ]
+    )
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
     tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)])
