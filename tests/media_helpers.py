@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from lavis.datasets.synthetic import write_video
 
 

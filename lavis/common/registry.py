@@ -22,6 +22,7 @@ _BUILTIN_MODULES = (
     "lavis.processors.video_processors",
     "lavis.datasets.builders.moment_retrieval",
     "lavis.datasets.builders.synthetic",
+    "lavis.models.blip2_t5",
     "lavis.models.mr_blip",
     "lavis.tasks.moment_retrieval",
     "lavis.runners.runner_base",

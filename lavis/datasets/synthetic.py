@@ -46,8 +46,9 @@ class SyntheticSpec:
     max_events: int = 3
     min_event_fraction: float = 0.25  # event length as a fraction of the video
     max_event_fraction: float = 0.5
-    min_shape_radius: float = 0.16  # shape radius as a fraction of the frame side
+    min_shape_radius: float = 0.16  # shape radius as a fraction of the frame side (>= 0.5: fills the frame)
     max_shape_radius: float = 0.24
+    overlap: bool = True  # False: events never share a frame
     seed: int = 1234
 
     def digest(self) -> str:
@@ -64,7 +65,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
 def _shape_mask(shape: str, spec: SyntheticSpec, rng: np.random.Generator) -> np.ndarray:
     size = spec.frame_size
     radius = rng.uniform(spec.min_shape_radius, spec.max_shape_radius) * size
-    cy, cx = rng.uniform(radius, size - radius, size=2)
+    cy, cx = rng.uniform(min(radius, size / 2), max(size - radius, size / 2), size=2)
     yy, xx = np.mgrid[:size, :size]
     if shape == "circle":
         return (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
@@ -74,14 +75,23 @@ def _shape_mask(shape: str, spec: SyntheticSpec, rng: np.random.Generator) -> np
 def _events(rng: np.random.Generator, spec: SyntheticSpec, n_frames: int) -> list[dict[str, Any]]:
     count = int(rng.integers(spec.min_events, spec.max_events + 1))
     colours = rng.choice(list(COLOURS), size=count, replace=False)
-    events = []
-    for colour in colours:
-        length = int(round(rng.uniform(spec.min_event_fraction, spec.max_event_fraction) * n_frames))
-        start = int(rng.integers(0, n_frames - length + 1))
-        events.append(
-            {"colour": str(colour), "shape": str(rng.choice(SHAPES)), "start": start, "end": start + length}
-        )
-    return events
+    lengths = [
+        max(1, int(round(rng.uniform(spec.min_event_fraction, spec.max_event_fraction) * n_frames))) for _ in colours
+    ]
+    if spec.overlap:
+        starts = [int(rng.integers(0, n_frames - length + 1)) for length in lengths]
+    else:
+        while sum(lengths) > n_frames:  # shrink the longest until they fit side by side
+            lengths[int(np.argmax(lengths))] -= 1
+        gaps = rng.multinomial(n_frames - sum(lengths), [1 / (count + 1)] * (count + 1))
+        starts, t = [], 0
+        for gap, length in zip(gaps, lengths):
+            starts.append(t + int(gap))
+            t += int(gap) + length
+    return [
+        {"colour": str(c), "shape": str(rng.choice(SHAPES)), "start": s, "end": s + length}
+        for c, s, length in zip(colours, starts, lengths)
+    ]
 
 
 def write_video(path: Path, frames: np.ndarray, fps: int) -> None:

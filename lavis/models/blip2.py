@@ -43,7 +43,7 @@ class Blip2Base(BaseModel):
         self.ln_vision = FP32LayerNorm(cfg.vision.width)
         self.Qformer = QFormer(cfg.qformer, cfg.vision.width)
         self.query_tokens = nn.Parameter(torch.zeros(1, cfg.qformer.num_query_tokens, cfg.qformer.hidden_size))
-        nn.init.normal_(self.query_tokens, std=0.02)
+        nn.init.normal_(self.query_tokens, std=cfg.qformer.initializer_range)
 
     # --- training switches -----------------------------------------------------------------------
 

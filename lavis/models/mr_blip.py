@@ -12,18 +12,13 @@ on its batch), generation settings come from the config, and every time format w
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
-from torch import nn
 
 from lavis.common.registry import register_model
-from lavis.models.blip2 import Blip2Base, Blip2Config
-from lavis.models.components.llm import LLMConfig, LoraSettings, apply_lora, build_t5
-from lavis.models.components.tokenizer import load_tokenizer
+from lavis.models.blip2_t5 import Blip2T5, Blip2T5Config
 from lavis.models.moment_text import (
     annoying_number_replacements,
     find_annoying_numbers,
@@ -36,24 +31,19 @@ FRAME_SLOT = -100  # placeholder id marking where frame embeddings go in a token
 
 
 @dataclass
-class Blip2MRConfig(Blip2Config):
+class Blip2MRConfig(Blip2T5Config):
     arch: str = "blip2_mr"
     model_type: str = "pretrain_flant5xl"
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    freeze_llm: bool = True  # base LLM weights (LoRA adapters stay trainable)
     time_format: str = "seconds_integers"  # seconds_integers | relative_integers
     interleave_timestamps: bool = True  # False: frames only (no per-frame time tokens)
     frame_token_aggregation: str | None = None  # "mean": one token per frame instead of num_query_tokens
     annoying_numbers_limit: int = 200  # remap input integers < limit that tokenize badly (0: off)
-    max_txt_len: int = 200
-    max_target_len: int = 200
     query_prompt: str = "Query: {query}\n"
     task_prompt: str = "Given the video and the query, find the relevant windows.\nRelevant windows: "
 
 
 @register_model("blip2_mr")
-class Blip2MR(Blip2Base):
+class Blip2MR(Blip2T5):
     Config = Blip2MRConfig
     PRETRAINED_MODEL_CONFIG_DICT = {
         "pretrain_flant5xl": "configs/models/blip2_mr/pretrain_flant5xl.yaml",
@@ -61,20 +51,11 @@ class Blip2MR(Blip2Base):
     }
 
     def __init__(self, cfg: Blip2MRConfig, tokenizer: Any | None = None) -> None:
-        super().__init__(cfg)
         if cfg.frame_token_aggregation not in (None, "mean"):
             raise ValueError(f"frame_token_aggregation must be null or 'mean', got {cfg.frame_token_aggregation!r}")
-        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(cfg.llm.tokenizer or cfg.llm.path)
-        t5 = build_t5(cfg.llm, vocab_size=len(self.tokenizer))
-        self.t5_proj = nn.Linear(cfg.qformer.hidden_size, t5.config.d_model)
-        if cfg.lora.enabled:
-            t5 = apply_lora(t5, cfg.lora)
-        self.t5_model = t5
+        super().__init__(cfg, tokenizer)
         self.time_format = get_time_format(cfg.time_format)
         self._setup_prompt_tokens()
-        self.apply_freezing()
-
-    # --- construction helpers --------------------------------------------------------------------
 
     def _setup_prompt_tokens(self) -> None:
         tok = self.tokenizer
@@ -87,43 +68,6 @@ class Blip2MR(Blip2Base):
         limit = self.cfg.annoying_numbers_limit
         self.number_replacements = annoying_number_replacements(find_annoying_numbers(tok, limit)) if limit else {}
         self._number_cache: dict[int, list[int]] = {}
-
-    def apply_freezing(self) -> None:
-        super().apply_freezing()
-        if self.cfg.lora.enabled:
-            # peft froze the base model; LoRA adapters are trainable. Unfreeze the base only if asked.
-            if not self.cfg.freeze_llm:
-                for name, p in self.t5_model.named_parameters():
-                    if "lora_" not in name:
-                        p.requires_grad_(True)
-        else:
-            self.t5_model.requires_grad_(not self.cfg.freeze_llm)
-        self.t5_proj.requires_grad_(True)
-
-    @classmethod
-    def from_config(cls, cfg: DictConfig | Blip2MRConfig) -> Blip2MR:
-        from lavis.models.checkpoints import load_configured_weights
-
-        if isinstance(cfg, DictConfig):
-            cfg = OmegaConf.to_object(cfg)
-        model = cls(cfg)
-        load_configured_weights(model)
-        return model
-
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        super().set_grad_checkpointing(enable)
-        if enable:
-            self.t5_model.gradient_checkpointing_enable()
-        else:
-            self.t5_model.gradient_checkpointing_disable()
-
-    def expected_missing_keys(self) -> list[str]:
-        patterns = super().expected_missing_keys()
-        if self.cfg.lora.enabled and self.cfg.freeze_llm:
-            patterns.append(r"^t5_model\.(?!.*lora_)")
-        elif not self.cfg.lora.enabled and self.cfg.freeze_llm:
-            patterns.append(r"^t5_model\.")
-        return patterns
 
     # --- input assembly --------------------------------------------------------------------------
 
@@ -174,8 +118,7 @@ class Blip2MR(Blip2Base):
         video = samples["video"]
         frame_mask = samples.get("frame_mask")
         frames = video[frame_mask] if frame_mask is not None else video.flatten(0, 1)
-        queries = self.encode_images(frames.to(self.device))
-        embeds = self.t5_proj(queries)
+        embeds = self.visual_embeddings(frames)
         if self.cfg.frame_token_aggregation == "mean":
             embeds = embeds.mean(dim=1, keepdim=True)
         return embeds
@@ -208,60 +151,6 @@ class Blip2MR(Blip2Base):
         ]
 
     # --- training and inference ------------------------------------------------------------------
-
-    def _llm_autocast(self) -> contextlib.AbstractContextManager:
-        if self.device.type == "cuda" and self.cfg.llm.bf16_autocast:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    def forward(self, samples: dict[str, Any]) -> dict[str, torch.Tensor]:
-        embeds, mask = self.encoder_inputs(samples)
-        targets = self.tokenizer(
-            self.target_texts(samples),
-            padding="longest",
-            truncation=True,
-            max_length=self.cfg.max_target_len,
-            return_tensors="pt",
-        ).to(self.device)
-        labels = targets.input_ids.masked_fill(targets.attention_mask == 0, -100)
-        with self._llm_autocast():
-            out = self.t5_model(
-                inputs_embeds=embeds,
-                attention_mask=mask,
-                labels=labels,
-                decoder_attention_mask=targets.attention_mask,
-                return_dict=True,
-            )
-        return {"loss": out.loss}
-
-    @torch.no_grad()
-    def generate(
-        self,
-        samples: dict[str, Any],
-        num_beams: int = 5,
-        max_new_tokens: int = 50,
-        min_new_tokens: int = 1,
-        length_penalty: float = 1.0,
-        repetition_penalty: float = 1.0,
-        do_sample: bool = False,
-        top_p: float = 0.9,
-        temperature: float = 1.0,
-    ) -> list[str]:
-        """Generated window text per sample (special tokens removed)."""
-        embeds, mask = self.encoder_inputs(samples)
-        kwargs: dict[str, Any] = {
-            "num_beams": num_beams,
-            "max_new_tokens": max_new_tokens,
-            "min_new_tokens": min_new_tokens,
-            "length_penalty": length_penalty,
-            "repetition_penalty": repetition_penalty,
-            "do_sample": do_sample,
-        }
-        if do_sample:
-            kwargs.update(top_p=top_p, temperature=temperature)
-        with self._llm_autocast():
-            out = self.t5_model.generate(inputs_embeds=embeds, attention_mask=mask, **kwargs)
-        return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 
     def predict(self, samples: dict[str, Any], **generation: Any) -> list[dict[str, Any]]:
         """Generate and parse: per sample ``raw`` text, repaired ``text``, ``windows`` in seconds, ``valid``."""

@@ -3,14 +3,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from media_helpers import GOOD, make_clip_dir, write_ann
 
 from lavis.common.errors import DataError
 from lavis.datasets.annotations import load_annotations
 from lavis.datasets.moment_retrieval import MomentRetrievalDataset, collate_moment_retrieval
 from lavis.datasets.video import segment_indices
 from lavis.processors.video_processors import VideoEvalProcessor, VideoProcessorConfig, VideoTrainProcessor
-
-from media_helpers import GOOD, make_clip_dir, write_ann
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ class QFormerConfig:
     use_text_input: bool = False  # InstructBLIP-style instruction-aware queries
     vocab_size: int = 30523
     max_position_embeddings: int = 512
+    initializer_range: float = 0.02  # std of the normal init of weights and query tokens (BERT: 0.02)
 
 
 class MultiHeadAttention(nn.Module):
@@ -157,10 +158,9 @@ class QFormer(nn.Module):
         self.grad_checkpointing = False
         self.apply(self._init_weights)
 
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
+    def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
+            nn.init.normal_(module.weight, std=self.cfg.initializer_range)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
         if isinstance(module, nn.LayerNorm):
