@@ -19,6 +19,7 @@ setup(
             "lavis-evaluate=lavis.evaluate:main",
             "lavis-qvh-eval=lavis.evaluation.qvhighlights:main",
             "lavis-prepare=lavis.datasets.prepare.__main__:main",
+            "lavis-convert=lavis.models.convert:main",
         ]
     },
 )

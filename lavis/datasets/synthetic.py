@@ -49,6 +49,7 @@ class SyntheticSpec:
     min_shape_radius: float = 0.16  # shape radius as a fraction of the frame side (>= 0.5: fills the frame)
     max_shape_radius: float = 0.24
     overlap: bool = True  # False: events never share a frame
+    colours: list[str] = field(default_factory=lambda: list(COLOURS))  # the palette events draw from
     seed: int = 1234
 
     def digest(self) -> str:
@@ -74,7 +75,10 @@ def _shape_mask(shape: str, spec: SyntheticSpec, rng: np.random.Generator) -> np
 
 def _events(rng: np.random.Generator, spec: SyntheticSpec, n_frames: int) -> list[dict[str, Any]]:
     count = int(rng.integers(spec.min_events, spec.max_events + 1))
-    colours = rng.choice(list(COLOURS), size=count, replace=False)
+    unknown = set(spec.colours) - set(COLOURS)
+    if unknown or len(spec.colours) < spec.max_events:
+        raise ValueError(f"spec.colours must hold >= max_events of {sorted(COLOURS)}, got {spec.colours}")
+    colours = rng.choice(list(spec.colours), size=count, replace=False)
     lengths = [
         max(1, int(round(rng.uniform(spec.min_event_fraction, spec.max_event_fraction) * n_frames))) for _ in colours
     ]
