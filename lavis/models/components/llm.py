@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lavis.common.errors import ConfigError
+from lavis.common.errors import CheckpointError, ConfigError
 
 T5_LINEAR_MODULES = ["q", "k", "v", "o", "wi_0", "wi_1", "wo", "lm_head"]
 
@@ -49,9 +49,14 @@ def build_t5(cfg: LLMConfig, vocab_size: int | None = None) -> nn.Module:
         config = T5Config.from_pretrained(str(folder), local_files_only=True)
         config.dense_act_fn = cfg.dense_act_fn
         # fp32 base weights as in the original (LoRA branch); autocast decides the compute dtype.
-        return T5ForConditionalGeneration.from_pretrained(
-            str(folder), config=config, local_files_only=True, dtype=torch.float32
+        model, info = T5ForConditionalGeneration.from_pretrained(
+            str(folder), config=config, local_files_only=True, dtype=torch.float32, output_loading_info=True
         )
+        gaps = {k: v for k, v in info.items() if k != "error_msgs" and v}
+        if gaps or info.get("error_msgs"):
+            details = "; ".join(f"{k}: {sorted(v)[:5]}" for k, v in gaps.items())
+            raise CheckpointError(f"{folder} does not match its config.json ({details} {info.get('error_msgs') or ''})")
+        return model
     arch = dict(cfg.arch)
     if vocab_size is not None:
         arch.setdefault("vocab_size", vocab_size)
