@@ -1,11 +1,11 @@
 """A synthetic moment-retrieval benchmark made of real mp4 files, for the CPU demo and for tests.
 
-Each video shows a textured background; during each event a coloured shape is on screen at a fixed place.
-Every video has two or three events of different colours at random, possibly overlapping times, and each
-event gets a query ("a red circle appears"). The window of an event changes from video to video, and the
-other events act as distractors, so neither the query text nor a prior over positions gives the answer:
-the model has to look at the frames. Files are written with PyAV and read back through the same decord
-path as real data.
+Each video shows a textured, noisy background. During an event either the whole picture takes a colour
+(``event_style: tint``, query "the screen turns red") or a coloured shape is on screen at a fixed place
+(``shape``, query "a red circle appears"). Videos hold ``min_events``..``max_events`` events of different
+colours at random times, and every event gets a query. Where an event sits changes from video to video, so
+neither the query text nor a prior over positions gives the answer: the model has to look at the frames.
+Files are written with PyAV and read back through the same decord path as real data.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ COLOURS = {
     "purple": (150, 50, 200),
 }
 SHAPES = ("circle", "square")
+DISTRACTOR_GREY = (150, 150, 150)
 
 
 @dataclass
@@ -50,6 +51,8 @@ class SyntheticSpec:
     max_shape_radius: float = 0.24
     overlap: bool = True  # False: events never share a frame
     colours: list[str] = field(default_factory=lambda: list(COLOURS))  # the palette events draw from
+    distractors: int = 0  # grey shapes shown at random times that no query mentions
+    event_style: str = "shape"  # shape | tint (the whole frame takes the event's colour)
     seed: int = 1234
 
     def digest(self) -> str:
@@ -98,6 +101,12 @@ def _events(rng: np.random.Generator, spec: SyntheticSpec, n_frames: int) -> lis
     ]
 
 
+def query_for(event: dict[str, Any], style: str) -> str:
+    if style == "tint":
+        return f"the screen turns {event['colour']}"
+    return f"a {event['colour']} {event['shape']} appears"
+
+
 def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
     import av
 
@@ -123,13 +132,23 @@ def make_video(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.ndarra
     frames = np.repeat(background[None], n_frames, axis=0)
     frames += rng.normal(0, 4, size=frames.shape)  # sensor noise, so frames are never identical
     events = _events(rng, spec, n_frames)
+    for _ in range(spec.distractors):
+        length = max(1, int(round(rng.uniform(spec.min_event_fraction, spec.max_event_fraction) * n_frames)))
+        start = int(rng.integers(0, n_frames - length + 1))
+        frames[start : start + length, _shape_mask(str(rng.choice(SHAPES)), spec, rng)] = DISTRACTOR_GREY
     for event in events:
-        mask = _shape_mask(event["shape"], spec, rng)
-        frames[event["start"] : event["end"], mask] = COLOURS[event["colour"]]
+        if spec.event_style == "tint":
+            tinted = 0.25 * frames[event["start"] : event["end"]] + 0.75 * np.asarray(COLOURS[event["colour"]])
+            frames[event["start"] : event["end"]] = tinted
+        else:
+            mask = _shape_mask(event["shape"], spec, rng)
+            frames[event["start"] : event["end"], mask] = COLOURS[event["colour"]]
     return np.clip(frames, 0, 255).astype(np.uint8), events
 
 
 def generate(root: Path, spec: SyntheticSpec, show_progress: bool = True) -> Path:
+    if spec.event_style not in ("shape", "tint"):
+        raise ValueError(f"event_style must be 'shape' or 'tint', got {spec.event_style!r}")
     """Write videos and ``{split}.json`` annotations under ``root/<spec digest>``; reuse them if present."""
     folder = Path(root) / f"spec_{spec.digest()}"
     if (folder / "manifest.json").is_file():
@@ -151,7 +170,7 @@ def generate(root: Path, spec: SyntheticSpec, show_progress: bool = True) -> Pat
                 {
                     "video": vid,
                     "qid": f"synthetic_{vid}_{k}",
-                    "query": f"a {event['colour']} {event['shape']} appears",
+                    "query": query_for(event, spec.event_style),
                     "duration": duration,
                     "relevant_windows": [[round(event["start"] / spec.fps, 2), round(event["end"] / spec.fps, 2)]],
                 }

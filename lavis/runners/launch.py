@@ -83,6 +83,16 @@ def results_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def user_message(err: BaseException) -> str:
+    """The message of a user error; one raised in a DataLoader worker arrives wrapped in the worker's
+    traceback text, of which only the last line (the error itself) is kept."""
+    text = str(err)
+    if "Original Traceback" in text:
+        last = [line for line in text.strip().splitlines() if line.strip()][-1]
+        text = last.split("Error: ", 1)[1] if "Error: " in last else last
+    return text
+
+
 def cli_main(fn: Callable[[list[str] | None], Any]) -> Callable[[list[str] | None], int]:
     """Turn user errors (LavisError) into one readable line and exit code 2; bugs keep their traceback."""
 
@@ -91,7 +101,7 @@ def cli_main(fn: Callable[[list[str] | None], Any]) -> Callable[[list[str] | Non
         try:
             fn(argv)
         except LavisError as err:
-            print(f"error: {err}", file=sys.stderr, flush=True)
+            print(f"error: {user_message(err)}", file=sys.stderr, flush=True)
             return 2
         except RuntimeError as err:  # e.g. a DataLoader worker re-raising our error as text
             text = str(err)

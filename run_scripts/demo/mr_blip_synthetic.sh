@@ -4,4 +4,6 @@
 # Outputs: output/demo/mr_blip_synthetic/ (result/*_predictions.jsonl, *_metrics.json, *_windows.png, log.jsonl)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# One compute thread: the second core decodes videos in the data-loader worker.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 python -m lavis.train --cfg-path configs/demo/mr_blip_synthetic.yaml "$@"
