@@ -80,8 +80,6 @@ class RunConfig:
     beta2: float = 0.999
     grad_clip_norm: float | None = None
     max_epoch: int = 1
-    max_iters: int | None = None  # runner_iter: total optimizer steps
-    iters_per_inner_epoch: int | None = None  # runner_iter: optimizer steps between evaluations
     batch_size_train: int = 1
     batch_size_eval: int = 1
     accum_grad_iters: int = 1
