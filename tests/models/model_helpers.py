@@ -42,3 +42,14 @@ def take(batch: dict, rows: list[int]) -> dict:
     for key, value in batch.items():
         out[key] = value[rows] if isinstance(value, torch.Tensor) else [value[r] for r in rows]
     return out
+
+
+def real_size_meta_model(arch: str = "blip2_mr", model_type: str = "pretrain_flant5xl"):
+    """The published architecture on the meta device (no weights, no download), as the converter builds it."""
+    from pathlib import Path
+
+    from lavis.models.convert import build_meta_model, model_config
+
+    model_cls, merged, _ = model_config(arch, model_type)
+    merged.llm.path = None  # a local Flan-T5 folder, if present, must not change the check
+    return build_meta_model(model_cls, merged, kind="", source=Path("."))

@@ -10,26 +10,14 @@ from __future__ import annotations
 import pytest
 import torch
 from manifests import load_manifest, mr_blip_checkpoint_shapes
-from omegaconf import OmegaConf
+from model_helpers import real_size_meta_model
 
-from lavis.common.config import default_config_path, load_yaml, merge_with_schema
 from lavis.models.checkpoints import EVA_VIT, LAVIS_BLIP2, MR_BLIP, map_state, plan_load
-from lavis.models.components.tokenizer import build_tiny_t5_tokenizer
-from lavis.models.convert import FLAN_T5_XL
-from lavis.models.mr_blip import Blip2MR, Blip2MRConfig
 
 
 @pytest.fixture(scope="module")
 def real_model():
-    preset = load_yaml(default_config_path("configs/models/blip2_mr/pretrain_flant5xl.yaml"))
-    preset.llm.path = None
-    preset.llm.tokenizer = None
-    preset.vit_pretrained = None
-    preset.pretrained = None
-    preset.llm.arch = FLAN_T5_XL
-    cfg = OmegaConf.to_object(merge_with_schema(Blip2MRConfig, preset, path="model", source="test"))
-    with torch.device("meta"):
-        return Blip2MR(cfg, tokenizer=build_tiny_t5_tokenizer())
+    return real_size_meta_model()
 
 
 def meta_state(shapes: dict[str, list[int]]) -> dict[str, torch.Tensor]:

@@ -1,32 +1,12 @@
 """The published Mr. BLIP architecture, built on the meta device (no weights, no download)."""
 
 import pytest
-import torch
-from omegaconf import OmegaConf
-
-from lavis.common.config import default_config_path, load_yaml, merge_with_schema
-from lavis.models.components.tokenizer import build_tiny_t5_tokenizer
-from lavis.models.mr_blip import Blip2MR, Blip2MRConfig
-
-# Flan-T5-XL (google/flan-t5-xl config.json)
-FLAN_T5_XL = {
-    "vocab_size": 32128, "d_model": 2048, "d_kv": 64, "d_ff": 5120, "num_layers": 24, "num_decoder_layers": 24,
-    "num_heads": 32, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False,
-}
+from model_helpers import real_size_meta_model
 
 
 @pytest.fixture(scope="module")
-def real_model(request):
-    preset = load_yaml(default_config_path("configs/models/blip2_mr/pretrain_flant5xl.yaml"))
-    preset.llm.path = None
-    preset.llm.tokenizer = None
-    preset.vit_pretrained = None
-    preset.pretrained = None
-    preset.llm.arch = FLAN_T5_XL
-    cfg = OmegaConf.to_object(merge_with_schema(Blip2MRConfig, preset, path="model", source="test"))
-    tok = build_tiny_t5_tokenizer()  # the real vocabulary size comes from FLAN_T5_XL
-    with torch.device("meta"):
-        return Blip2MR(cfg, tokenizer=tok)
+def real_model():
+    return real_size_meta_model()
 
 
 def count(model, prefix=None, trainable=None):
