@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -84,3 +85,12 @@ def read_jsonl(path: str | os.PathLike) -> list[Any]:
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}:{lineno}: invalid JSON: {err.msg} (column {err.colno})") from None
     return rows
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """Hex digest of a file, read in 1 MiB chunks (inputs and shards can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -25,7 +25,6 @@ multiple), or some workers get nothing to read.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -39,7 +38,7 @@ import numpy as np
 from torch.utils.data import IterableDataset
 
 from lavis.common.errors import DataError
-from lavis.common.io import write_json
+from lavis.common.io import sha256, write_json
 from lavis.datasets.annotations import load_annotations
 from lavis.datasets.moment_retrieval import MomentRetrievalDataset, collate_moment_retrieval
 from lavis.datasets.video import InMemoryVideo
@@ -139,7 +138,7 @@ def write_shards(
     shutil.rmtree(tmp_dir, ignore_errors=True)
     manifest = ShardManifest(
         annotations=str(annotation_file),
-        annotations_sha256=_sha256(Path(annotation_file)),
+        annotations_sha256=sha256(Path(annotation_file)),
         num_records=len(records),
         num_videos=len(groups),
         samples_per_shard=samples_per_shard,
@@ -255,11 +254,5 @@ def _manifest_length(urls: list[str]) -> int | None:
     return int(data["num_records"])
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 

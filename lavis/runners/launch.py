@@ -103,13 +103,6 @@ def cli_main(fn: Callable[[list[str] | None], Any]) -> Callable[[list[str] | Non
         except LavisError as err:
             print(f"error: {user_message(err)}", file=sys.stderr, flush=True)
             return 2
-        except RuntimeError as err:  # e.g. a DataLoader worker re-raising our error as text
-            text = str(err)
-            for marker in ("DataError: ", "ConfigError: ", "CheckpointError: "):
-                if marker in text:
-                    print(f"error: {text.split(marker, 1)[1].strip().splitlines()[0]}", file=sys.stderr, flush=True)
-                    return 2
-            raise
         return 0
 
     return wrapper

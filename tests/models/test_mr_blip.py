@@ -82,10 +82,8 @@ def test_lora_keys_use_the_published_mr_blip_names():
 
 def test_generation_settings_are_honoured(model):
     batch = fake_batch(batch=2)
-    out = model.t5_model.generate(
-        inputs_embeds=model.encoder_inputs(batch)[0], attention_mask=model.encoder_inputs(batch)[1],
-        max_new_tokens=3, num_beams=1,
-    )
+    embeds, mask = model.encoder_inputs(batch)
+    out = model.t5_model.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=3, num_beams=1)
     assert out.shape[1] <= 4  # start token + 3
     preds = model.predict(batch, num_beams=1, max_new_tokens=3)
     assert len(preds) == 2 and all(set(p) == {"raw", "text", "windows", "valid"} for p in preds)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import json
 import math
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lavis.common.errors import DataError
+from lavis.common.io import sha256
 
 MAX_LISTED = 50  # problems listed in one error message; the rest are counted
 MANIFEST_NAME = "prepare_manifest.json"
@@ -286,14 +286,6 @@ def check_unique_qids(dataset: str, files: dict[str, list[dict[str, Any]]]) -> N
     if dupes:
         examples = "; ".join(f"{q!r} in {', '.join(n)}" for q, n in list(dupes.items())[:5])
         raise DataError(f"{dataset}: {len(dupes)} qid(s) are not unique ({examples}); nothing was written")
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def dumps_records(records: list[Any]) -> str:
