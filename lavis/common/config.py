@@ -48,9 +48,16 @@ class PathsConfig:
     cache_root: str = "${oc.env:LAVIS_CACHE_ROOT,.cache/lavis}"
 
 
+def one_of(default: Any, *choices: Any) -> Any:
+    """A dataclass field whose value must be one of ``choices``; checked when the config is loaded."""
+    if default not in choices:
+        raise ValueError(f"default {default!r} is not among the choices {choices}")
+    return field(default=default, metadata={"choices": tuple(choices)})
+
+
 @dataclass
 class GenerationConfig:
-    """Decoding settings handed to ``model.generate`` by generative tasks."""
+    """Decoding settings handed to ``model.generate``: the one definition of their defaults."""
 
     num_beams: int = 5
     max_new_tokens: int = 50
@@ -60,6 +67,7 @@ class GenerationConfig:
     do_sample: bool = False
     top_p: float = 0.9
     temperature: float = 1.0
+    num_return_sequences: int = 1  # e.g. 5 beams returned for top-5 accuracy
 
 
 @dataclass
@@ -84,7 +92,7 @@ class RunConfig:
     batch_size_eval: int = 1
     accum_grad_iters: int = 1
     num_workers: int = 2
-    amp: str = "off"  # off | bf16 | fp16 (fp16 uses a GradScaler)
+    amp: str = one_of("off", "off", "bf16", "fp16")  # fp16 uses a GradScaler
     grad_checkpointing: bool = False
     seed: int = 42
     # splits
@@ -181,6 +189,28 @@ def check_keys(node: Any, schema: type, path: str, source: str) -> None:
                     check_processor_spec(spec, f"{where}.{split}", source)
 
 
+def check_choices(node: Any, schema: type, path: str, source: str) -> None:
+    """Raise ConfigError for a value outside a field's fixed choices (fields declared with :func:`one_of`)."""
+    if node is None or not dataclasses.is_dataclass(schema):
+        return
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        if isinstance(node, DictConfig):
+            if f.name not in node:
+                continue
+            value = node[f.name]
+        else:
+            value = getattr(node, f.name, None)
+        where = f"{path}.{f.name}" if path else f.name
+        choices = f.metadata.get("choices")
+        if choices is not None and value not in choices:
+            shown = ", ".join("null" if c is None else str(c) for c in choices)
+            raise ConfigError(f"{source}: '{where}' must be one of {shown}; got {value!r}.{_close(str(value), [str(c) for c in choices])}")
+        sub = _dataclass_of(hints[f.name])
+        if sub is not None and value is not None:
+            check_choices(value, sub, where, source)
+
+
 def processor_specs(default: dict[str, Any]) -> Any:
     """A dataclass field holding ``{split: {name: <processor>, ...params}}`` (checked per processor)."""
     return field(default_factory=lambda: dict(default), metadata={"processor_specs": True})
@@ -207,6 +237,7 @@ def build_processor(spec: Any, path: str = "processor") -> Any:
     params = {k: v for k, v in spec.items() if k != "name"}
     check_keys(params, proc_cls.Config, path, "<config>")
     cfg = merge_with_schema(proc_cls.Config, params, path=path, source="<config>")
+    check_choices(cfg, proc_cls.Config, path, "<config>")
     return proc_cls.from_config(cfg)
 
 
@@ -325,7 +356,35 @@ def build_config(user: DictConfig, source: str = "<memory>") -> Config:
 
     cfg = Config(model=model, datasets=datasets, run=run, paths=paths, source=source)
     _resolve_interpolations(cfg)
+    _check_values(cfg, model_cls, task_cls)
     return cfg
+
+
+def _check_values(cfg: Config, model_cls: type, task_cls: type) -> None:
+    """Fixed-choice fields and the values that must agree across sections, once everything is resolved."""
+    check_choices(cfg.model, model_cls.Config, "model", cfg.source)
+    check_choices(cfg.run, task_cls.Config, "run", cfg.source)
+    img_size = OmegaConf.select(cfg.model, "vision.img_size")
+    for name, ds in cfg.datasets.items():
+        builder_cls = registry.builders.get(name)
+        check_choices(ds, builder_cls.Config, f"datasets.{name}", cfg.source)
+        for field_name, f in builder_cls.Config.__dataclass_fields__.items():
+            if not f.metadata.get("processor_specs") or not ds.get(field_name):
+                continue
+            for split, spec in ds[field_name].items():
+                if spec is None:
+                    continue
+                where = f"datasets.{name}.{field_name}.{split}"
+                proc_cls = registry.processors.get(str(spec["name"]))
+                params = {k: v for k, v in spec.items() if k != "name"}
+                merged = merge_with_schema(proc_cls.Config, params, path=where, source=cfg.source)
+                check_choices(merged, proc_cls.Config, where, cfg.source)
+                size = merged.get("image_size") if "image_size" in merged else None
+                if img_size is not None and size is not None and int(size) != int(img_size):
+                    raise ConfigError(
+                        f"{cfg.source}: '{where}.image_size' is {size} but 'model.vision.img_size' is {img_size}; "
+                        "frames must be resized to the size the vision encoder expects. Set both to the same value."
+                    )
 
 
 def _resolve_interpolations(cfg: Config) -> None:

@@ -1,15 +1,17 @@
 """Name → class registries for models, dataset builders, processors, tasks, runners and LR schedulers.
 
 A registry name is the word a config uses for a thing (``blip2_mr``, ``qvh``, ``moment_retrieval``).
-Built-in components live in modules listed in ``_BUILTIN_MODULES``; they are imported the first time a
-registry is queried, so ``import lavis`` stays cheap and a missing optional dependency only matters
-when the component that needs it is used.
+Built-in components are found, not listed: every module directly inside the packages of
+``_BUILTIN_PACKAGES`` is imported the first time a registry is queried. Adding a system means adding its
+files; nothing here changes. ``import lavis`` stays cheap, and a module imports heavy optional
+dependencies inside the functions that need them.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,17 +19,26 @@ from lavis.common.errors import RegistryError
 
 T = TypeVar("T")
 
-_BUILTIN_MODULES = (
-    "lavis.common.schedulers",
-    "lavis.processors.video_processors",
-    "lavis.datasets.builders.moment_retrieval",
-    "lavis.datasets.builders.synthetic",
-    "lavis.models.blip2_t5",
-    "lavis.models.mr_blip",
-    "lavis.tasks.moment_retrieval",
-    "lavis.runners.runner_base",
+_BUILTIN_PACKAGES = (
+    "lavis.processors",
+    "lavis.datasets.builders",
+    "lavis.models",
+    "lavis.tasks",
+    "lavis.runners",
 )
+_BUILTIN_MODULES = ("lavis.common.schedulers",)
 _builtins_loaded = False
+
+
+def _builtin_modules() -> list[str]:
+    names = list(_BUILTIN_MODULES)
+    for package in _BUILTIN_PACKAGES:
+        pkg = importlib.import_module(package)
+        names += sorted(
+            f"{package}.{info.name}" for info in pkgutil.iter_modules(pkg.__path__)
+            if not info.ispkg and not info.name.startswith("_")
+        )
+    return names
 
 
 def _load_builtins() -> None:
@@ -35,7 +46,7 @@ def _load_builtins() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
-    for module in _BUILTIN_MODULES:
+    for module in _builtin_modules():
         importlib.import_module(module)
 
 

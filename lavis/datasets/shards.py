@@ -40,7 +40,8 @@ from torch.utils.data import IterableDataset
 from lavis.common.errors import DataError
 from lavis.common.io import sha256, write_json
 from lavis.datasets.annotations import load_annotations
-from lavis.datasets.moment_retrieval import MomentRetrievalDataset, collate_moment_retrieval
+from lavis.datasets.collate import collate_samples
+from lavis.datasets.moment_retrieval import MomentRetrievalDataset
 from lavis.datasets.video import InMemoryVideo
 
 MANIFEST = "manifest.json"
@@ -182,7 +183,7 @@ class ShardMomentRetrievalDataset(IterableDataset):
         self.length = length if length is not None else _manifest_length(self.urls)
         self.epoch = 0
 
-    collater = staticmethod(collate_moment_retrieval)
+    collater = staticmethod(collate_samples)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

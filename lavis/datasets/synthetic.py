@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from lavis.common.io import write_json
+from lavis.common.io import read_json, write_json
 from lavis.common.logger import progress
 
 COLOURS = {
@@ -147,9 +147,9 @@ def make_video(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.ndarra
 
 
 def generate(root: Path, spec: SyntheticSpec, show_progress: bool = True) -> Path:
+    """Write videos and ``{split}.json`` annotations under ``root/<spec digest>``; reuse them if present."""
     if spec.event_style not in ("shape", "tint"):
         raise ValueError(f"event_style must be 'shape' or 'tint', got {spec.event_style!r}")
-    """Write videos and ``{split}.json`` annotations under ``root/<spec digest>``; reuse them if present."""
     folder = Path(root) / f"spec_{spec.digest()}"
     if (folder / "manifest.json").is_file():
         return folder
@@ -182,3 +182,34 @@ def generate(root: Path, spec: SyntheticSpec, show_progress: bool = True) -> Pat
         shutil.rmtree(folder)
     tmp.rename(folder)
     return folder
+
+
+def qa_question(style: str) -> str:
+    return "what colour does the screen turn first?" if style == "tint" else "what colour is the first shape?"
+
+
+def write_qa_annotations(folder: Path, spec: SyntheticSpec) -> None:
+    """``{split}_qa.json`` beside the moment-retrieval files: per video, which colour comes first.
+
+    Derived from the generated ``{split}.json`` (each event's window and colour), so the videos and the
+    moment-retrieval data are untouched and already-generated folders gain the QA files.
+    """
+    for split in spec.num_videos:
+        target = folder / f"{split}_qa.json"
+        if target.is_file():
+            continue
+        first: dict[str, dict[str, Any]] = {}
+        for rec in read_json(folder / f"{split}.json"):
+            if rec["video"] not in first or rec["relevant_windows"][0][0] < first[rec["video"]]["relevant_windows"][0][0]:
+                first[rec["video"]] = rec
+        records = [
+            {
+                "video": vid,
+                "qid": f"synthetic_qa_{vid}",
+                "question": qa_question(spec.event_style),
+                "answer": next(c for c in spec.colours if c in rec["query"].split()),
+                "duration": rec["duration"],
+            }
+            for vid, rec in sorted(first.items())
+        ]
+        write_json(target, records, indent=None)

@@ -1,12 +1,14 @@
 """Loading weights into our models through explicit key rules, with a report instead of silence.
 
-Our module names follow LAVIS (``visual_encoder``, ``ln_vision``, ``Qformer.bert...``, ``query_tokens``,
-``t5_proj``, ``t5_model.base_model.model...lora_A.default.weight``), so a LAVIS key maps to the same key
-here. What differs between files is *which* keys each file is expected to provide and which of its keys
-are dropped on purpose; those rules are written down per file kind below (:data:`RULES`), as data. Files
-in transformers' format (``Blip2ForConditionalGeneration`` folders, Flan-T5 folders) get an explicit rename
-table onto the LAVIS names first. Any other gap -- a missing key, an unexpected key, a shape mismatch -- is
-an error unless ``allow_partial_load`` is set, and then it is reported.
+This module is the machinery only. Each model family declares its rules beside its code -- the EVA ViT in
+``components/vision.py``, the LLM folders in ``components/llm.py``, BLIP-2 / InstructBLIP files in
+``blip2.py`` / ``blip2_instruct.py``, fine-tuned checkpoints in each system's file -- as :class:`KeyRules`
+data, and a model lists the rules it accepts in ``checkpoint_rules()``. Our module names follow LAVIS
+(``visual_encoder``, ``ln_vision``, ``Qformer.bert...``, ``query_tokens``, ``t5_proj`` / ``llm_proj``,
+``t5_model`` / ``llm_model``), so a LAVIS key usually maps to the same key here; what differs between
+files is *which* keys each is expected to provide and which of its keys are dropped on purpose. Files in
+transformers' format get an explicit rename table first. Any other gap -- a missing key, an unexpected
+key, a shape mismatch -- is an error unless ``allow_partial_load`` is set, and then it is reported.
 
 Every load goes through three steps, so loading, the manifest checks and the converter agree:
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,13 +231,13 @@ def load_state_into(
 
 
 # --------------------------------------------------------------------------------------------------
-# Per-file rules, as data
+# Per-file rules, as data (declared by each model family)
 # --------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class KeyRules:
-    """How one kind of file maps onto our models.
+    """How one kind of file maps onto a model.
 
     ``renames``: ``(regex, replacement)`` pairs; the first that matches a file key renames it (``re.sub``,
     once); unmatched keys are kept as they are. ``drop``: file keys (after renaming) that are ignored by
@@ -243,7 +245,15 @@ class KeyRules:
     ``optional_parts``: name prefixes that are missing by design when the file holds *no* key under them
     (a file that holds part of one is expected to hold all of it). ``missing_from_model``: also accept
     what the model declares with ``expected_missing_keys()`` (frozen parts restored from other files).
-    ``{kept_blocks}`` in a pattern stands for the model's ViT block indices (``0|1|...|38``).
+
+    Patterns may name the model's own parts: ``{llm}`` / ``{proj}`` (its LLM and projection module names,
+    e.g. ``t5_model`` / ``t5_proj``) and ``{kept_blocks}`` (its ViT block indices ``0|1|...|38``); see
+    ``checkpoint_names()`` on the model.
+
+    Detection (``kind=auto``): a folder is of this kind when its ``config.json`` ``model_type`` is one of
+    ``folder_types``; a file when one of its keys matches ``detect`` (the model's rules are tried in order).
+    ``config_key`` is the model config field that loads such a file (used by the converter and by
+    :func:`load_configured_weights`).
     """
 
     kind: str
@@ -254,94 +264,27 @@ class KeyRules:
     missing_ok: tuple[str, ...] = ()
     optional_parts: tuple[str, ...] = ()
     missing_from_model: bool = False
+    detect: str | None = None
+    folder_types: tuple[str, ...] = ()
+    config_key: str | None = None
+    notes: Callable[[nn.Module, Mapping[str, Any]], list[str]] | None = None  # facts of a folder's config.json
 
 
-# LoRA adapters are not part of any released base model: they start from their initialisation.
-LORA_ADAPTERS = r"\.lora_(A|B|embedding_A|embedding_B|magnitude_vector)\."
-# Old T5 checkpoints carry a relative bias in the first cross-attention that T5 never uses (HF ignores it too).
-T5_UNUSED = r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$"
-# A LAVIS buffer (BERT position ids, a constant arange) that our query-only Q-Former does not keep.
-QFORMER_POSITION_IDS = r"^Qformer\.bert\.embeddings\.position_ids$"
-# Keys of a LAVIS BLIP-2 checkpoint that have no counterpart in a query-only Q-Former model.
-QFORMER_TEXT_KEYS = [
-    r"^Qformer\.cls\.",  # stage-1 language-model head (None in the T5/OPT/Vicuna models)
-    r"^Qformer\.bert\.embeddings\.(word_embeddings|position_embeddings)\.",  # text embeddings
-    QFORMER_POSITION_IDS,
-    r"^Qformer\.bert\.encoder\.layer\.\d+\.(intermediate|output)\.",  # the text FFN (queries use *_query)
-]
+def model_rules(model: nn.Module) -> dict[str, KeyRules]:
+    """The rules a model accepts, in detection order (``checkpoint_rules()`` of the model)."""
+    rules = getattr(model, "checkpoint_rules", None)
+    if rules is None:
+        raise CheckpointError(f"{type(model).__name__} declares no checkpoint_rules(); it cannot load files")
+    return {r.kind: r for r in rules()}
 
-EVA_VIT = KeyRules(
-    kind="eva_vit",
-    about="EVA-CLIP ViT-g/14 image tower (eva_vit_g.pth): bare ViT names (blocks.N.attn.qkv.weight, q_bias, ...)",
-    renames=((r"^(?!visual_encoder\.)", "visual_encoder."),),  # bare names, or ours (already prefixed)
-    drop=(
-        r"^visual_encoder\.blocks\.(?!(?:{kept_blocks})\.)\d+\.",  # EVA-CLIP-g has 40 blocks; BLIP-2 uses 39
-        r"^visual_encoder\.(norm|fc_norm|head)\.",  # timm/open_clip final norm and head; LAVIS has neither
-    ),
-    missing_ok=(r"^(?!visual_encoder\.)",),  # the file holds the image tower only
-)
 
-LAVIS_BLIP2 = KeyRules(
-    kind="lavis_blip2",
-    about="LAVIS BLIP-2 checkpoint (blip2_pretrained_*.pth, {'model': ...}): Q-Former, query_tokens, "
-    "ln_vision, the LLM projection",
-    drop=(*QFORMER_TEXT_KEYS, r"^(vision_proj|text_proj|itm_head)\.", r"^temp$", T5_UNUSED),  # + stage-1 heads
-    missing_ok=(LORA_ADAPTERS,),
-    optional_parts=("visual_encoder.", "t5_model."),  # from eva_vit_g.pth and the LLM folder when absent
-)
-
-MR_BLIP = KeyRules(
-    kind="mr_blip",
-    about="fine-tuned checkpoint with the trainable tensors only (ln_vision, t5_proj, LoRA): the original "
-    "Mr. BLIP's checkpoint_best.pth or ours",
-    drop=(QFORMER_POSITION_IDS,),  # the original runner kept buffers, this one among them
-    missing_from_model=True,
-)
-
-# transformers' Blip2ForConditionalGeneration → LAVIS names (the reverse of transformers'
-# convert_blip_2_original_to_pytorch.py). The fused ViT ``qkv.bias`` is split afterwards.
-HF_BLIP2_RENAMES: tuple[tuple[str, str], ...] = (
-    (r"^vision_model\.embeddings\.class_embedding$", "visual_encoder.cls_token"),
-    (r"^vision_model\.embeddings\.position_embedding$", "visual_encoder.pos_embed"),
-    (r"^vision_model\.embeddings\.patch_embedding\.", "visual_encoder.patch_embed.proj."),
-    (r"^vision_model\.encoder\.layers\.(\d+)\.layer_norm([12])\.", r"visual_encoder.blocks.\1.norm\2."),
-    (r"^vision_model\.encoder\.layers\.(\d+)\.self_attn\.qkv\.", r"visual_encoder.blocks.\1.attn.qkv."),
-    # the first (2023) transformers layout kept q_bias / v_bias as separate parameters
-    (r"^vision_model\.encoder\.layers\.(\d+)\.self_attn\.(q_bias|v_bias)$", r"visual_encoder.blocks.\1.attn.\2"),
-    (r"^vision_model\.encoder\.layers\.(\d+)\.self_attn\.projection\.", r"visual_encoder.blocks.\1.attn.proj."),
-    (r"^vision_model\.encoder\.layers\.(\d+)\.mlp\.(fc[12])\.", r"visual_encoder.blocks.\1.mlp.\2."),
-    (r"^vision_model\.post_layernorm\.", "ln_vision."),
-    (r"^qformer\.layernorm\.", "Qformer.bert.embeddings.LayerNorm."),
-    (r"^qformer\.embeddings\.layernorm\.", "Qformer.bert.embeddings.LayerNorm."),  # InstructBLIP layout
-    (
-        r"^qformer\.encoder\.layer\.(\d+)\.(attention|crossattention)\.attention\.",
-        r"Qformer.bert.encoder.layer.\1.\2.self.",
-    ),
-    (r"^qformer\.", "Qformer.bert."),
-    (r"^language_projection\.", "t5_proj."),
-    (r"^language_model\.", "t5_model."),
-    (r"^query_tokens$", "query_tokens"),
-)
-
-HF_BLIP2 = KeyRules(
-    kind="hf_blip2",
-    about="transformers Blip2ForConditionalGeneration folder (config.json + model*.safetensors) with a T5 LLM",
-    renames=HF_BLIP2_RENAMES,
-    split_fused_qkv_bias=True,
-    drop=(QFORMER_POSITION_IDS, T5_UNUSED),
-    missing_ok=(LORA_ADAPTERS,),
-)
-
-HF_T5 = KeyRules(
-    kind="hf_t5",
-    about="transformers T5 folder (e.g. google/flan-t5-xl: config.json + model*.safetensors)",
-    renames=((r"^", "t5_model."),),
-    drop=(T5_UNUSED,),
-    missing_ok=(r"^(?!t5_model\.)", LORA_ADAPTERS),
-)
-
-RULES: dict[str, KeyRules] = {r.kind: r for r in (EVA_VIT, LAVIS_BLIP2, MR_BLIP, HF_BLIP2, HF_T5)}
-KINDS = tuple(RULES)
+def rules_for(model: nn.Module, kind: str) -> KeyRules:
+    rules = model_rules(model)
+    if kind not in rules:
+        raise CheckpointError(
+            f"{type(model).__name__} does not load {kind!r} checkpoints; it loads: {', '.join(rules)}"
+        )
+    return rules[kind]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -349,13 +292,29 @@ KINDS = tuple(RULES)
 # --------------------------------------------------------------------------------------------------
 
 
+def _placeholders(module: nn.Module | None) -> dict[str, str]:
+    names = getattr(module, "checkpoint_names", None)
+    return names() if names is not None else {}
+
+
+def _expand(pattern: str, values: Mapping[str, str]) -> str:
+    for name, value in values.items():
+        pattern = pattern.replace("{" + name + "}", value)
+    return pattern
+
+
 def rename_keys(
-    state: Mapping[str, torch.Tensor], rules: KeyRules, notes: list[str] | None = None
+    state: Mapping[str, torch.Tensor], rules: KeyRules, notes: list[str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Apply ``rules``' rename table and tensor transforms (no model needed: also used by the parity tests)."""
+    """Apply ``rules``' rename table and tensor transforms (no model needed: also used by the parity tests).
+
+    ``names`` fills the ``{llm}`` / ``{proj}`` placeholders of the replacements (default: T5 names).
+    """
+    names = {"llm": "t5_model", "proj": "t5_proj", **(names or {})}
     out: dict[str, torch.Tensor] = {}
     origin: dict[str, str] = {}
-    compiled = [(re.compile(p), r) for p, r in rules.renames]
+    compiled = [(re.compile(p), _expand(r, names)) for p, r in rules.renames]
     for key, tensor in state.items():
         new = key
         for pattern, replacement in compiled:
@@ -400,10 +359,12 @@ def split_fused_qkv_bias(
     return out
 
 
+_PEFT_WRAP = re.compile(r"^(\w+)\.base_model\.model\.")
+
+
 def _canonical(key: str) -> str:
-    """Our name of a T5 weight without peft's wrapping (``base_model.model.`` and ``.base_layer``)."""
-    key = re.sub(r"^t5_model\.base_model\.model\.", "t5_model.", key)
-    return key.replace(".base_layer.", ".")
+    """A weight's name without peft's wrapping (``<llm>.base_model.model.`` and ``.base_layer``)."""
+    return _PEFT_WRAP.sub(r"\1.", key).replace(".base_layer.", ".")
 
 
 def resolve_onto(state: Mapping[str, torch.Tensor], module: nn.Module) -> dict[str, torch.Tensor]:
@@ -425,20 +386,16 @@ def resolve_onto(state: Mapping[str, torch.Tensor], module: nn.Module) -> dict[s
     return out
 
 
-def _kept_blocks(module: nn.Module) -> str:
-    blocks = getattr(getattr(module, "visual_encoder", None), "blocks", [])
-    return "|".join(str(i) for i in range(len(blocks))) or "(?!)"
-
-
 def map_state(
     module: nn.Module, state: Mapping[str, torch.Tensor], rules: KeyRules, notes: list[str] | None = None
 ) -> tuple[dict[str, torch.Tensor], list[str], list[str]]:
     """File tensors → ``(tensors under our names, missing_ok patterns, drop patterns)`` for ``module``."""
-    mapped = resolve_onto(rename_keys(state, rules, notes), module)
-    kept = _kept_blocks(module)
-    drop = [p.replace("{kept_blocks}", kept) for p in rules.drop]
-    missing_ok = [p.replace("{kept_blocks}", kept) for p in rules.missing_ok]
+    names = _placeholders(module)
+    mapped = resolve_onto(rename_keys(state, rules, notes, names), module)
+    drop = [_expand(p, names) for p in rules.drop]
+    missing_ok = [_expand(p, names) for p in rules.missing_ok]
     for part in rules.optional_parts:
+        part = _expand(part, names)
         if not any(k.startswith(part) for k in mapped):
             missing_ok.append("^" + re.escape(part))
     if rules.missing_from_model and hasattr(module, "expected_missing_keys"):
@@ -465,34 +422,6 @@ def read_hf_folder(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     return state, config
 
 
-def detect_kind(path: str | Path, state: Mapping[str, torch.Tensor] | None = None) -> str:
-    """Guess the file kind from its layout and key names (``--kind auto``)."""
-    path = Path(path)
-    if path.is_dir():
-        config = read_hf_config(path)
-        model_type = str(config.get("model_type", ""))
-        if model_type in ("blip-2", "blip_2"):
-            return "hf_blip2"
-        if model_type in ("t5", "mt5", "umt5"):
-            return "hf_t5"
-        raise CheckpointError(f"{path}: transformers model_type {model_type!r} is not one we load (blip-2, t5)")
-    if state is None:
-        state = model_state_from(load_checkpoint(path))
-    keys = list(state)
-    if any(k.startswith(("Qformer.", "query_tokens")) for k in keys):
-        return "lavis_blip2"
-    if keys and all(k.startswith("visual_encoder.") for k in keys):
-        return "eva_vit"
-    if any(k.startswith(("blocks.", "cls_token", "pos_embed", "patch_embed.")) for k in keys):
-        return "eva_vit"
-    if any(k.startswith(("ln_vision.", "t5_proj.", "t5_model.")) for k in keys):
-        return "mr_blip"
-    raise CheckpointError(
-        f"{path}: cannot tell what kind of checkpoint this is (first keys: {_shorten(keys, 3)}); "
-        f"give the kind explicitly (one of {', '.join(KINDS)})"
-    )
-
-
 def read_hf_config(folder: str | Path) -> dict[str, Any]:
     """A transformers folder's ``config.json`` as a dict."""
     file = Path(folder) / "config.json"
@@ -504,46 +433,55 @@ def read_hf_config(folder: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{file}: cannot read: {err}") from None
 
 
-def read_source(path: str | Path, kind: str = "auto") -> tuple[str, dict[str, torch.Tensor], dict[str, Any]]:
-    """``(kind, file tensors under the file's own names, transformers config or {})``."""
+def read_source(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(file tensors under the file's own names, transformers config or {})``."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"Checkpoint not found: {path}")
-    if kind not in ("auto", *KINDS):
-        raise CheckpointError(f"unknown checkpoint kind {kind!r}; use auto or one of {', '.join(KINDS)}")
     if path.is_dir():
-        state, config = read_hf_folder(path)
-    else:
-        state, config = model_state_from(load_checkpoint(path)), {}
-    if kind == "auto":
-        kind = detect_kind(path, state)
-    if kind in ("hf_blip2", "hf_t5") and not path.is_dir():
-        raise CheckpointError(f"{path}: kind {kind} expects a transformers folder (config.json + safetensors)")
-    return kind, state, config
+        return read_hf_folder(path)
+    return model_state_from(load_checkpoint(path)), {}
 
 
-def _hf_blip2_notes(module: nn.Module, config: Mapping[str, Any]) -> list[str]:
-    """Config facts of a transformers BLIP-2 folder that change numbers without changing shapes."""
-    notes = []
-    text = config.get("text_config") or {}
-    if hasattr(module, "t5_model") and text.get("model_type", "t5") != "t5":
+def detect_kind(
+    model: nn.Module, path: str | Path, state: Mapping[str, torch.Tensor], config: Mapping[str, Any],
+    candidates: Iterable[str] | None = None,
+) -> str:
+    """The first of the model's rules (or of ``candidates``) that recognises the file (``--kind auto``)."""
+    rules = model_rules(model)
+    order = [rules[k] for k in candidates] if candidates is not None else list(rules.values())
+    if Path(path).is_dir():
+        model_type = str(config.get("model_type", ""))
+        for r in order:
+            if model_type in r.folder_types:
+                return r.kind
+        known = sorted({t for r in order for t in r.folder_types})
         raise CheckpointError(
-            f"the transformers BLIP-2 folder has a {text.get('model_type')!r} language model; this model needs T5"
+            f"{path}: a transformers folder with model_type {model_type!r}; this model loads folders of type "
+            f"{', '.join(known) or '(none)'}"
         )
-    eps = (config.get("vision_config") or {}).get("layer_norm_eps")
-    if eps is not None and abs(float(eps) - 1e-6) > 1e-12:
-        notes.append(f"the folder's vision layer_norm_eps is {eps}; our ViT blocks use LAVIS' 1e-6")
-    ln_eps = getattr(getattr(module, "ln_vision", None), "eps", None)
-    if eps is not None and ln_eps is not None and abs(float(eps) - ln_eps) > 1e-12:
-        notes.append(
-            f"transformers applies post_layernorm (= ln_vision) with eps {eps}; ours uses {ln_eps} as LAVIS "
-            "(outputs differ by ~1e-6 relative; no effect on which weights load)"
-        )
-    act = text.get("dense_act_fn")
-    ours = getattr(getattr(getattr(module, "cfg", None), "llm", None), "dense_act_fn", None)
-    if act and ours and act != ours:
-        notes.append(f"the folder's T5 dense_act_fn is {act!r}; this model runs {ours!r} (LAVIS: gelu)")
-    return notes
+    names = _placeholders(model)
+    for r in order:
+        if r.detect and any(re.search(_expand(r.detect, names), k) for k in state):
+            return r.kind
+    raise CheckpointError(
+        f"{path}: cannot tell what kind of checkpoint this is (first keys: {_shorten(list(state), 3)}); "
+        f"give the kind explicitly (one of {', '.join(r.kind for r in order)})"
+    )
+
+
+def _resolve(
+    model: nn.Module, path: str | Path, kind: str, candidates: Iterable[str] | None = None
+) -> tuple[KeyRules, dict[str, torch.Tensor], list[str]]:
+    """Read ``path`` and choose its rules: ``(rules, file tensors, notes)``."""
+    state, config = read_source(path)
+    if kind == "auto":
+        kind = detect_kind(model, path, state, config, candidates)
+    rules = rules_for(model, kind)
+    if rules.folder_types and not Path(path).is_dir():
+        raise CheckpointError(f"{path}: kind {kind} expects a transformers folder (config.json + safetensors)")
+    notes = list(rules.notes(model, config)) if rules.notes is not None and config else []
+    return rules, state, notes
 
 
 def plan_checkpoint(
@@ -553,72 +491,73 @@ def plan_checkpoint(
 
     Returns the tensors under our names and the report; the converter writes ``report.loaded`` of them.
     """
-    kind, state, config = read_source(path, kind)
-    notes = _hf_blip2_notes(module, config) if kind == "hf_blip2" else []
-    mapped, missing_ok, drop = map_state(module, state, RULES[kind], notes)
-    report = plan_load(module, mapped, str(path), "model", missing_ok, drop, kind)
+    rules, state, notes = _resolve(module, path, kind)
+    mapped, missing_ok, drop = map_state(module, state, rules, notes)
+    report = plan_load(module, mapped, str(path), "model", missing_ok, drop, rules.kind)
     report.notes += notes
     return mapped, report
 
 
 # --------------------------------------------------------------------------------------------------
-# Loading, per file kind
+# Loading
 # --------------------------------------------------------------------------------------------------
 
 
-def load_weights(model: nn.Module, path: str | Path, kind: str = "auto", allow_partial: bool = False) -> LoadReport:
-    """Load any supported file or folder into ``model`` by its kind's rules (``auto``: detect it)."""
-    kind, state, config = read_source(path, kind)
-    notes = _hf_blip2_notes(model, config) if kind == "hf_blip2" else []
-    mapped, missing_ok, drop = map_state(model, state, RULES[kind], notes)
+def load_weights(
+    model: nn.Module, path: str | Path, kind: str = "auto", allow_partial: bool = False,
+    candidates: Iterable[str] | None = None,
+) -> LoadReport:
+    """Load any file or folder the model accepts, by its kind's rules (``auto``: detect among ``candidates``)."""
+    rules, state, notes = _resolve(model, path, kind, candidates)
+    mapped, missing_ok, drop = map_state(model, state, rules, notes)
     return load_state_into(
-        model, mapped, str(path), "model", missing_ok, drop, allow_partial=allow_partial, kind=kind, notes=notes
+        model, mapped, str(path), "model", missing_ok, drop, allow_partial=allow_partial, kind=rules.kind,
+        notes=notes,
     )
 
 
-def load_eva_vit(model: nn.Module, path: str | Path, allow_partial: bool = False) -> LoadReport:
-    """``eva_vit_g.pth`` (bare timm/LAVIS names) → ``model.visual_encoder``.
+def _kinds_for(model: nn.Module, config_key: str) -> list[str]:
+    return [r.kind for r in model_rules(model).values() if r.config_key == config_key]
 
-    Blocks beyond our depth (EVA-CLIP-g has 40, BLIP-2 uses 39) and a final norm/head are dropped by design.
-    """
+
+def load_eva_vit(model: nn.Module, path: str | Path, allow_partial: bool = False) -> LoadReport:
+    """``eva_vit_g.pth`` (bare timm/LAVIS names) → ``model.visual_encoder``."""
     return load_weights(model, path, "eva_vit", allow_partial)
 
 
 def load_blip2_pretrained(model: nn.Module, path: str | Path, allow_partial: bool = False) -> LoadReport:
-    """A BLIP-2 checkpoint → Q-Former, query tokens, ln_vision, projection (and ViT/LLM if it holds them).
-
-    LAVIS stage-2 files hold only what stage 2 trained; the ViT comes from ``eva_vit_g.pth`` and the LLM
-    from its own folder, so those are missing by design. A transformers ``Blip2ForConditionalGeneration``
-    folder is accepted too (so ``model.pretrained`` can point at either format).
-    """
-    if Path(path).is_dir():
-        return load_hf_blip2(model, path, allow_partial)
-    return load_weights(model, path, "lavis_blip2", allow_partial)
+    """A pretrained BLIP-2 / InstructBLIP file or transformers folder (whatever the model's ``pretrained`` takes)."""
+    return load_weights(model, path, "auto", allow_partial, candidates=_kinds_for(model, "pretrained"))
 
 
 def load_hf_blip2(model: nn.Module, folder: str | Path, allow_partial: bool = False) -> LoadReport:
-    """A transformers ``Blip2ForConditionalGeneration`` folder (T5 LLM) → the whole model, renamed."""
+    """A transformers ``Blip2ForConditionalGeneration`` folder → the whole model, renamed."""
     return load_weights(model, folder, "hf_blip2", allow_partial)
 
 
 def load_llm_folder(model: nn.Module, folder: str | Path, allow_partial: bool = False) -> LoadReport:
-    """A transformers T5 folder (e.g. Flan-T5-XL) → ``model.t5_model`` (LoRA-wrapped names resolved)."""
-    return load_weights(model, folder, "hf_t5", allow_partial)
+    """A transformers LLM folder (e.g. Flan-T5-XL) → the model's LLM (LoRA-wrapped names resolved)."""
+    return load_weights(model, folder, "auto", allow_partial, candidates=_kinds_for(model, "llm.path"))
 
 
 def load_finetuned(model: nn.Module, path: str | Path, allow_partial: bool = False) -> LoadReport:
-    """A fine-tuned checkpoint holding trainable tensors only (ours, or the original Mr. BLIP's)."""
-    return load_weights(model, path, "mr_blip", allow_partial)
+    """A fine-tuned checkpoint holding trainable tensors only (ours, or the original system's)."""
+    return load_weights(model, path, "auto", allow_partial, candidates=_kinds_for(model, "finetuned"))
+
+
+CONFIGURED_FILES = ("vit_pretrained", "pretrained", "finetuned")
 
 
 def load_configured_weights(model: nn.Module) -> list[LoadReport]:
-    """Load the files a model's config names, in order: ViT, BLIP-2 pretrained (file or folder), fine-tuned."""
+    """Load the files a model's config names, in order: ViT, pretrained (file or folder), fine-tuned.
+
+    Each file's kind is detected among the model's rules for that config key, so ``pretrained`` may be a
+    LAVIS file or a transformers folder alike.
+    """
     cfg = model.cfg
     reports = []
-    if cfg.vit_pretrained:
-        reports.append(load_eva_vit(model, cfg.vit_pretrained, cfg.allow_partial_load))
-    if cfg.pretrained:
-        reports.append(load_blip2_pretrained(model, cfg.pretrained, cfg.allow_partial_load))
-    if cfg.finetuned:
-        reports.append(load_finetuned(model, cfg.finetuned, cfg.allow_partial_load))
+    for key in CONFIGURED_FILES:
+        path = getattr(cfg, key, None)
+        if path:
+            reports.append(load_weights(model, path, "auto", cfg.allow_partial_load, candidates=_kinds_for(model, key)))
     return reports

@@ -1,11 +1,11 @@
 """Convert published weights to our format, checking them against the model they are meant for.
 
     python -m lavis.models.convert --input FILE_OR_FOLDER --output DIR
-        [--kind auto|lavis_blip2|eva_vit|mr_blip|hf_blip2] [--arch blip2_mr] [--model-type pretrain_flant5xl]
+        [--kind auto|<a kind the target model loads>] [--arch blip2_mr] [--model-type pretrain_flant5xl]
         [--allow-partial] [--options model.key=value ...]
 
-The input is read and mapped by exactly the rules the loaders use (:mod:`lavis.models.checkpoints`) and
-compared with the target architecture built on the meta device (no weights are allocated, nothing is
+The input is read and mapped by exactly the rules the loaders use (each model family's ``KeyRules``, applied
+by :mod:`lavis.models.checkpoints`) and compared with the target architecture built on the meta device (no weights are allocated, nothing is
 downloaded). The output folder gets ``model.safetensors`` (the mapped tensors, under our key names),
 ``config.yaml`` (the model section that points at it) and ``conversion_report.json``. A file that does not
 fit the architecture stops the conversion (exit code 2) unless ``--allow-partial`` is given.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import tempfile
@@ -39,34 +40,24 @@ from lavis.common.config import (
 from lavis.common.errors import CheckpointError, ConfigError, LavisError
 from lavis.common.io import write_json
 from lavis.models.checkpoints import (
+    CONFIGURED_FILES,
     CheckpointMismatchError,
     LoadReport,
     alias_groups,
+    model_rules,
     plan_checkpoint,
     read_hf_config,
     same_values,
 )
+from lavis.models.components.llm import CAUSAL_FIELDS, COMMON_FIELDS, T5_FIELDS, LLMArch, arch_overrides
 
-CONVERTIBLE_KINDS = ("auto", "lavis_blip2", "eva_vit", "mr_blip", "hf_blip2")
-# The config key that loads each kind of converted file.
-CONFIG_KEY = {"eva_vit": "vit_pretrained", "lavis_blip2": "pretrained", "hf_blip2": "pretrained", "mr_blip": "finetuned"}
-
-# T5 architectures of the released systems, so a conversion needs no LLM folder (google/flan-t5-xl config.json).
-FLAN_T5_XL: dict[str, Any] = {
-    "vocab_size": 32128, "d_model": 2048, "d_kv": 64, "d_ff": 5120, "num_layers": 24, "num_decoder_layers": 24,
-    "num_heads": 32, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False,
-}
-KNOWN_LLM_ARCHS: dict[str, dict[str, Any]] = {"pretrain_flant5xl": FLAN_T5_XL}
-# The T5Config fields that decide parameter names and shapes (a config.json carries many more).
-T5_ARCH_FIELDS = (
-    "vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_decoder_layers", "num_heads",
-    "relative_attention_num_buckets", "relative_attention_max_distance", "feed_forward_proj",
-    "tie_word_embeddings", "layer_norm_epsilon",
-)
+# The LLM architecture fields a transformers config.json carries (it holds many more).
+ARCH_FIELDS = tuple(f.name for f in dataclasses.fields(LLMArch))
 
 
-def _t5_arch(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: config[k] for k in T5_ARCH_FIELDS if k in config and config[k] is not None}
+def _arch_from(config: dict[str, Any], kind: str) -> dict[str, Any]:
+    allowed = set(COMMON_FIELDS) | set(T5_FIELDS if kind == "t5" else CAUSAL_FIELDS)
+    return {k: config[k] for k in ARCH_FIELDS if k in allowed and config.get(k) is not None}
 
 
 def model_config(arch: str, model_type: str, options: list[str] | None = None) -> tuple[type, DictConfig, dict]:
@@ -92,33 +83,34 @@ def model_config(arch: str, model_type: str, options: list[str] | None = None) -
     return model_cls, merged, OmegaConf.to_container(overrides, resolve=True)
 
 
-def _llm_arch(cfg: Any, model_type: str, kind: str, source: Path) -> dict[str, Any]:
-    """Where the target's T5 shape comes from: the config, the input folder, the LLM folder, or a known preset."""
-    if cfg.llm.arch:
-        return dict(cfg.llm.arch)
-    if kind == "hf_blip2":
-        return _t5_arch(read_hf_config(source).get("text_config") or {})
+def _llm_arch(cfg: Any, source: Path) -> LLMArch:
+    """Where the target LLM's shape comes from: the preset/config, the input folder, or the LLM folder."""
+    if arch_overrides(cfg.llm):
+        return cfg.llm.arch
+    if source.is_dir():
+        config = read_hf_config(source)
+        return LLMArch(**_arch_from(config.get("text_config") or config, cfg.llm.kind))
     if cfg.llm.path and (Path(cfg.llm.path) / "config.json").is_file():
-        return _t5_arch(read_hf_config(cfg.llm.path))
-    if model_type in KNOWN_LLM_ARCHS:
-        return dict(KNOWN_LLM_ARCHS[model_type])
+        return LLMArch(**_arch_from(read_hf_config(cfg.llm.path), cfg.llm.kind))
     raise ConfigError(
         "cannot tell the language model's architecture: put its folder at model.llm.path, or give "
-        "--options model.llm.arch.d_model=... (T5Config fields)"
+        "--options model.llm.arch.d_model=... (fields of model.llm.arch)"
     )
 
 
-def build_meta_model(model_cls: type, merged: DictConfig, kind: str, source: Path) -> nn.Module:
+def build_meta_model(model_cls: type, merged: DictConfig, kind: str = "", source: Path = Path(".")) -> nn.Module:
     """The target architecture on the meta device: names and shapes only, no weights, no download."""
-    from lavis.models.components.tokenizer import build_tiny_t5_tokenizer, load_tokenizer
+    from lavis.models.components.tokenizer import load_tokenizer
 
     cfg = OmegaConf.to_object(merged)
+    style = "t5" if cfg.llm.kind == "t5" else "llama"
     tokenizer_path = cfg.llm.tokenizer or cfg.llm.path
-    if tokenizer_path == "tiny" or (tokenizer_path and Path(tokenizer_path).is_dir()):
-        tokenizer = load_tokenizer(tokenizer_path)
-    else:
-        tokenizer = build_tiny_t5_tokenizer()  # only its ids matter here; the vocabulary size comes from arch
-    cfg.llm.arch = _llm_arch(cfg, cfg.model_type, kind, source)
+    if not (tokenizer_path == "tiny" or (tokenizer_path and Path(tokenizer_path).is_dir())):
+        tokenizer_path = "tiny"  # only its ids matter here; the vocabulary size comes from arch
+    tokenizer = load_tokenizer(tokenizer_path, style=style)
+    if cfg.qformer.use_text_input and not (cfg.qformer.tokenizer and Path(cfg.qformer.tokenizer).is_dir()):
+        cfg.qformer.tokenizer = "tiny"
+    cfg.llm.arch = _llm_arch(cfg, source)
     cfg.llm.path = None
     cfg.vit_pretrained = cfg.pretrained = cfg.finetuned = None
     # peft/transformers warn about weight tying of a model built from a config; irrelevant to a name check.
@@ -177,15 +169,15 @@ def convert(
     source, output = Path(source), Path(output)
     if not source.exists():
         raise CheckpointError(f"Checkpoint not found: {source}")
-    if kind not in CONVERTIBLE_KINDS:
-        raise ConfigError(f"--kind must be one of {', '.join(CONVERTIBLE_KINDS)}, got {kind!r}")
     model_cls, merged, given = model_config(arch, model_type, options)
-    if kind == "auto" and source.is_dir():
-        kind = "hf_blip2"
     model = build_meta_model(model_cls, merged, kind, source)
+    rules = model_rules(model)
+    if kind != "auto" and kind not in rules:
+        raise ConfigError(f"--kind must be auto or one of {', '.join(rules)} (what {arch} loads), got {kind!r}")
     mapped, report = plan_checkpoint(model, source, kind)
-    if report.kind not in CONFIG_KEY:
-        raise ConfigError(f"{source}: a {report.kind} source is not converted; load it directly")
+    config_key = rules[report.kind].config_key
+    if config_key not in CONFIGURED_FILES:
+        raise ConfigError(f"{source}: a {report.kind} source is not converted; load it directly (model.{config_key})")
     print(report.summary(), flush=True)
     if not report.ok and not allow_partial:
         raise CheckpointMismatchError(report.headline() + " (use --allow-partial to convert what matches)", report)
@@ -194,7 +186,7 @@ def convert(
     weights = output / "model.safetensors"
     tensors = _saveable({k: mapped[k] for k in report.loaded}, model)
     _save_safetensors(weights, tensors, {"format": "pt", "source": str(source), "kind": report.kind})
-    key = CONFIG_KEY[report.kind]
+    key = config_key
     section: dict[str, Any] = {"arch": arch, "model_type": model_type, **given, key: str(weights.resolve())}
     if allow_partial and not report.ok:
         section["allow_partial_load"] = True
@@ -224,7 +216,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", required=True, help="a .pth/.safetensors file, or a transformers folder")
     parser.add_argument("--output", required=True, help="folder to write model.safetensors, config.yaml, report")
-    parser.add_argument("--kind", default="auto", choices=CONVERTIBLE_KINDS, help="what the input is (default: detect)")
+    parser.add_argument("--kind", default="auto", help="what the input is (default: detect among what --arch loads)")
     parser.add_argument("--arch", default="blip2_mr", help="registered model the weights are for")
     parser.add_argument("--model-type", default="pretrain_flant5xl", help="preset of that model")
     parser.add_argument("--allow-partial", action="store_true", help="convert what matches; report the rest")

@@ -12,13 +12,17 @@ on its batch), generation settings come from the config, and every time format w
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from lavis.common.config import GenerationConfig, one_of
 from lavis.common.registry import register_model
+from lavis.models.blip2 import FINETUNED
 from lavis.models.blip2_t5 import Blip2T5, Blip2T5Config
+from lavis.models.checkpoints import KeyRules
 from lavis.models.moment_text import (
     annoying_number_replacements,
     find_annoying_numbers,
@@ -29,14 +33,21 @@ from lavis.models.moment_text import (
 
 FRAME_SLOT = -100  # placeholder id marking where frame embeddings go in a token template
 
+MR_BLIP = dataclasses.replace(
+    FINETUNED,
+    kind="mr_blip",
+    about="fine-tuned checkpoint with the trainable tensors only (ln_vision, t5_proj, LoRA): the original "
+    "Mr. BLIP's checkpoint_best.pth or ours",
+)
+
 
 @dataclass
 class Blip2MRConfig(Blip2T5Config):
     arch: str = "blip2_mr"
     model_type: str = "pretrain_flant5xl"
-    time_format: str = "seconds_integers"  # seconds_integers | relative_integers
+    time_format: str = one_of("seconds_integers", "seconds_integers", "relative_integers")
     interleave_timestamps: bool = True  # False: frames only (no per-frame time tokens)
-    frame_token_aggregation: str | None = None  # "mean": one token per frame instead of num_query_tokens
+    frame_token_aggregation: str | None = one_of(None, None, "mean")  # mean: one token per frame, not Nq
     annoying_numbers_limit: int = 200  # remap input integers < limit that tokenize badly (0: off)
     query_prompt: str = "Query: {query}\n"
     task_prompt: str = "Given the video and the query, find the relevant windows.\nRelevant windows: "
@@ -51,11 +62,12 @@ class Blip2MR(Blip2T5):
     }
 
     def __init__(self, cfg: Blip2MRConfig, tokenizer: Any | None = None) -> None:
-        if cfg.frame_token_aggregation not in (None, "mean"):
-            raise ValueError(f"frame_token_aggregation must be null or 'mean', got {cfg.frame_token_aggregation!r}")
         super().__init__(cfg, tokenizer)
         self.time_format = get_time_format(cfg.time_format)
         self._setup_prompt_tokens()
+
+    def checkpoint_rules(self) -> list[KeyRules]:
+        return [MR_BLIP if r is FINETUNED else r for r in super().checkpoint_rules()]
 
     def _setup_prompt_tokens(self) -> None:
         tok = self.tokenizer
@@ -96,9 +108,7 @@ class Blip2MR(Blip2T5):
             frame_mask.sum(1).tolist() if frame_mask is not None else [len(t) for t in timestamps]
         )
         durations = [float(d) for d in samples["duration"]]
-        prompts = self.tokenizer(
-            self.prompt_texts(samples), add_special_tokens=True, truncation=True, max_length=self.cfg.max_txt_len
-        ).input_ids
+        prompts = self.llm.encode(self.prompt_texts(samples), self.cfg.max_txt_len)
         fmt = self.time_format
         templates = []
         for ts, n_frames, duration, prompt in zip(timestamps, frame_counts, durations, prompts):
@@ -118,26 +128,26 @@ class Blip2MR(Blip2T5):
         video = samples["video"]
         frame_mask = samples.get("frame_mask")
         frames = video[frame_mask] if frame_mask is not None else video.flatten(0, 1)
-        embeds = self.visual_embeddings(frames)
+        embeds = self.visual_embeddings(frames, instructions=self.frame_instructions(samples))
         if self.cfg.frame_token_aggregation == "mean":
             embeds = embeds.mean(dim=1, keepdim=True)
         return embeds
 
+    def frame_instructions(self, samples: dict[str, Any]) -> list[str] | None:
+        """Per real frame, the text an instruction-aware Q-Former reads (None: Mr. BLIP's query-only Q-Former)."""
+        instructions = self.qformer_instructions(samples)
+        if instructions is None:
+            return None
+        frame_mask = samples.get("frame_mask")
+        counts = frame_mask.sum(1).tolist() if frame_mask is not None else [samples["video"].shape[1]] * len(instructions)
+        return [text for text, n in zip(instructions, counts) for _ in range(int(n))]
+
     def encoder_inputs(self, samples: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """``inputs_embeds`` (B, L, d_model) and ``attention_mask`` (B, L); padding is on the right and masked."""
-        templates = self.token_templates(samples)
-        device = self.device
-        length = max(len(t) for t in templates)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(templates), length), pad, dtype=torch.long)
-        mask = torch.zeros(len(templates), length, dtype=torch.long)
-        for i, t in enumerate(templates):
-            ids[i, : len(t)] = torch.tensor(t)
-            mask[i, : len(t)] = 1
-        ids, mask = ids.to(device), mask.to(device)
+        text = self.llm.pad(self.token_templates(samples), self.device)
+        ids, mask = text.ids, text.mask
         slots = ids == FRAME_SLOT
-        embed = self.t5_model.get_input_embeddings()
-        embeds = embed(ids.masked_fill(slots, pad))
+        embeds = self.llm.embed(ids.masked_fill(slots, self.llm.pad_id))
         frames = self.frame_embeddings(samples).to(embeds.dtype)
         if frames.shape[0] * frames.shape[1] != int(slots.sum()):
             raise RuntimeError("frame embeddings do not match the frame slots of the prompt template")
@@ -152,9 +162,12 @@ class Blip2MR(Blip2T5):
 
     # --- training and inference ------------------------------------------------------------------
 
-    def predict(self, samples: dict[str, Any], **generation: Any) -> list[dict[str, Any]]:
+    @torch.no_grad()
+    def predict(
+        self, samples: dict[str, Any], generation: GenerationConfig | None = None, **overrides: Any
+    ) -> list[dict[str, Any]]:
         """Generate and parse: per sample ``raw`` text, repaired ``text``, ``windows`` in seconds, ``valid``."""
-        raws = self.generate(samples, **generation)
+        raws = self.generate(samples, self.generation_config(generation, **overrides, num_return_sequences=1))
         results = []
         for raw, duration in zip(raws, samples["duration"]):
             parsed = parse_windows(raw, float(duration), self.time_format)

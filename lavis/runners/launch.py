@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def run_training(cfg: Config) -> dict[str, Any]:
     runner = registry.runners.get(run.runner)(cfg, task, model, datasets, device)
     results = runner.train()
     if dist.is_main_process():
-        print(results_table(results), flush=True)
+        print(results_table(results, task.headline_metrics), flush=True)
     dist.destroy()
     return results
 
@@ -64,15 +64,14 @@ def run_evaluation(cfg: Config) -> dict[str, Any]:
     runner = registry.runners.get(run.runner)(cfg, task, model, datasets, device)
     results = runner.evaluate(list(run.test_splits), tag="eval")
     if dist.is_main_process():
-        print(results_table(results), flush=True)
+        print(results_table(results, task.headline_metrics), flush=True)
     dist.destroy()
     return results
 
 
-def results_table(results: dict[str, Any]) -> str:
-    """A plain-text table of the headline metrics of every evaluated split."""
-    columns = ["R1@0.3", "R1@0.5", "R1@0.7", "R1-avg", "mAP", "mIoU", "invalid", "baseline_R1@0.5"]
-    rows = [(name, m) for name, m in results.items() if isinstance(m, dict) and "agg_metrics" in m]
+def results_table(results: dict[str, Any], columns: Sequence[str]) -> str:
+    """A plain-text table of the task's headline metrics for every evaluated split."""
+    rows = [(name, m) for name, m in results.items() if isinstance(m, dict) and any(c in m for c in columns)]
     if not rows:
         return "(no evaluation results)"
     present = [c for c in columns if any(c in m for _, m in rows)]

@@ -152,8 +152,6 @@ class RunnerBase:
 
     def _amp_dtype(self) -> torch.dtype | None:
         amp = self.run_cfg.amp
-        if amp not in ("off", "bf16", "fp16"):
-            raise ConfigError(f"run.amp must be off, bf16 or fp16, got {amp!r}")
         if amp == "fp16" and self.device.type != "cuda":
             raise ConfigError("run.amp=fp16 needs a GPU; use bf16 or off on CPU")
         return AMP_DTYPES.get(amp)
@@ -302,12 +300,15 @@ class RunnerBase:
         return results
 
     def _update_best(self, metrics: dict[str, Any]) -> None:
-        value = float(metrics["agg_metrics"])
+        name = self.task.selection_metric
+        if name not in metrics:
+            raise ConfigError(f"the task's selection metric {name!r} is not among its metrics ({', '.join(metrics)})")
+        value = float(metrics[name])
         if value > self.state.best_metric:
             self.state.best_metric = value
             self.state.best_epoch = self.state.epoch
             self.save_best(metrics)
-            logger.info("New best agg_metrics %.3f at epoch %d.", value, self.state.epoch)
+            logger.info("New best %s %.3f at epoch %d.", name, value, self.state.epoch)
 
     def _zero_loss(self) -> torch.Tensor:
         """A loss touching every trainable parameter, for a batch whose samples were all skipped (keeps DDP in step)."""
@@ -340,7 +341,7 @@ class RunnerBase:
             no_sync = self.ddp_model.no_sync() if (dist.is_dist() and not sync) else contextlib.nullcontext()
             with no_sync:
                 with self.autocast():
-                    loss = self.task.train_step(self.ddp_model, batch) if "video" in batch else self._zero_loss()
+                    loss = self._zero_loss() if self.task.is_empty(batch) else self.task.train_step(self.ddp_model, batch)
                 if not torch.isfinite(loss):
                     raise DataError(
                         f"non-finite loss ({loss.item()}) at epoch {epoch}, step {self.state.step_in_epoch}; "
@@ -407,25 +408,25 @@ class RunnerBase:
         total = len(sampler) // run.batch_size_eval if isinstance(dataset, IterableDataset) else len(loader)
         for batch in progress(loader, total=total, desc=f"eval {split}", enabled=self.is_main):
             skipped += batch.get("num_skipped", 0)
-            if "video" not in batch:
+            if self.task.is_empty(batch):
                 continue
             with self.autocast():
                 records.extend(self.task.valid_step(self.model, batch))
         gathered = dist.all_gather_objects((records, skipped))
         metrics: dict[str, Any] = {}
         if self.is_main:
-            merged: dict[int, dict[str, Any]] = {}
+            merged: dict[Any, dict[str, Any]] = {}
             for part, _ in gathered:
                 for rec in part:
-                    merged.setdefault(rec["index"], rec)
-            ordered = [merged[i] for i in sorted(merged)]
+                    merged.setdefault(self.task.record_key(rec), rec)
+            ordered = sorted(merged.values(), key=lambda rec: rec["index"])
             total_skipped = sum(s for _, s in gathered)
             if total_skipped:
                 logger.warning("%s: %d samples skipped (bad videos); they are not scored.", split, total_skipped)
             metrics = self.task.after_evaluation(ordered, split, tag, self.result_dir)
             metrics["num_skipped"] = total_skipped
             self.metrics_log.log("eval", self.state.global_step, split=split, tag=tag, **metrics)
-            logger.info("%s (%s): %s", split, tag, format_metrics(metrics))
+            logger.info("%s (%s): %s", split, tag, self.task.format_metrics(metrics))
         metrics = dist.broadcast_object(metrics)
         self.model.train()
         return metrics
@@ -440,7 +441,3 @@ class RunnerBase:
         self.metrics_log.close()
         return results
 
-
-def format_metrics(metrics: dict[str, Any]) -> str:
-    keys = ["R1@0.3", "R1@0.5", "R1@0.7", "R1-avg", "mIoU", "mAP", "invalid", "baseline_R1@0.5"]
-    return ", ".join(f"{k}={metrics[k]}" for k in keys if k in metrics)

@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+from omegaconf import OmegaConf
 from torch.utils.data import Dataset
 
 from lavis.common import registry
-from lavis.common.config import Config, RunConfig
+from lavis.common.config import Config, GenerationConfig, RunConfig
 from lavis.common.errors import ConfigError
 
 
 class BaseTask:
-    """Subclasses set ``Config`` (a ``RunConfig`` subclass with their own run-section keys)."""
+    """What a problem type means to the runner, so the runner itself never names a metric or a batch key.
+
+    Subclasses set ``Config`` (a ``RunConfig`` subclass with their own run-section keys),
+    ``headline_metrics`` (the summary line after each evaluation) and ``selection_metric`` (higher is
+    better; picks ``checkpoint_best.pth``), and may override :meth:`is_empty` and :meth:`record_key`.
+    """
 
     Config = RunConfig
+    headline_metrics: ClassVar[tuple[str, ...]] = ("agg_metrics",)
+    selection_metric: ClassVar[str] = "agg_metrics"
 
     def __init__(self, run_cfg: Any) -> None:
         self.run_cfg = run_cfg
+        gen = run_cfg.generation if "generation" in run_cfg else None
+        self.generation = GenerationConfig(**OmegaConf.to_container(gen)) if gen is not None else GenerationConfig()
+
+    def is_empty(self, batch: dict[str, Any]) -> bool:
+        """A batch with nothing to learn from or score (every sample skipped); the generic collate's rule."""
+        return batch.get("batch_size", 0) == 0
+
+    def record_key(self, record: dict[str, Any]) -> Hashable:
+        """Identity of an evaluation record: gathered records with one key are kept once."""
+        return record["index"]
+
+    def format_metrics(self, metrics: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={metrics[k]}" for k in self.headline_metrics if k in metrics)
 
     @classmethod
     def setup_task(cls, cfg: Config) -> BaseTask:
@@ -55,5 +77,5 @@ class BaseTask:
     def after_evaluation(
         self, records: list[dict[str, Any]], split: str, tag: str, result_dir: Path
     ) -> dict[str, Any]:
-        """Score gathered records (rank 0); must return a dict with ``agg_metrics`` (higher is better)."""
+        """Score gathered records (rank 0); returns the metrics, including ``selection_metric``."""
         raise NotImplementedError

@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
 
-from lavis.common.config import RunConfig
-from lavis.common.errors import ConfigError
+from lavis.common.config import RunConfig, one_of
 from lavis.common.io import write_json, write_jsonl
 from lavis.common.registry import register_task
 from lavis.evaluation.moment_retrieval import evaluate_moment_retrieval
@@ -33,7 +31,7 @@ R1_AVG_THRESHOLDS = [f"{0.5 + 0.05 * i:.2f}".rstrip("0").rstrip(".") for i in ra
 @dataclass
 class MomentRetrievalRunConfig(RunConfig):
     task: str = "moment_retrieval"
-    metric_protocol: str = "mr_blip"  # mr_blip: generation order, no top-10 cap, + mIoU; official: QVHighlights
+    metric_protocol: str = one_of("mr_blip", *PROTOCOLS)  # mr_blip: generation order, + mIoU; official: QVH
     plot_predictions: int = 0  # draw predicted vs true windows of the first N queries into a PNG
     report_whole_video_baseline: bool = True  # also score the trivial "whole video" prediction
 
@@ -41,15 +39,10 @@ class MomentRetrievalRunConfig(RunConfig):
 @register_task("moment_retrieval")
 class MomentRetrievalTask(BaseTask):
     Config = MomentRetrievalRunConfig
-
-    def __init__(self, run_cfg: Any) -> None:
-        super().__init__(run_cfg)
-        if run_cfg.metric_protocol not in PROTOCOLS:
-            raise ConfigError(f"run.metric_protocol must be one of {PROTOCOLS}, got {run_cfg.metric_protocol!r}")
-        self.generation = OmegaConf.to_container(run_cfg.generation) if run_cfg.generation is not None else {}
+    headline_metrics = ("R1@0.3", "R1@0.5", "R1@0.7", "R1-avg", "mIoU", "mAP", "invalid", "baseline_R1@0.5")
 
     def valid_step(self, model: torch.nn.Module, samples: dict[str, Any]) -> list[dict[str, Any]]:
-        outputs = model.predict(samples, **self.generation)
+        outputs = model.predict(samples, self.generation)
         records = []
         for i, out in enumerate(outputs):
             records.append(

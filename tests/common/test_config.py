@@ -8,10 +8,13 @@ from lavis.common.errors import ConfigError
 REPO = Path(__file__).resolve().parents[2]
 
 
+TINY_FRAMES = {"train": {"name": "video_train", "image_size": 32}, "eval": {"name": "video_eval", "image_size": 32}}
+
+
 def base(**overrides):
     cfg = {
         "model": {"arch": "blip2_mr", "model_type": "tiny"},
-        "datasets": {"qvh": {}},
+        "datasets": {"qvh": {"vis_processor": TINY_FRAMES}},  # the tiny model reads 32 px frames
         "run": {"task": "moment_retrieval"},
     }
     for section, values in overrides.items():
@@ -83,6 +86,34 @@ def test_paths_interpolate_into_datasets(tmp_path):
 def test_bad_option_syntax():
     with pytest.raises(ConfigError, match="key=value"):
         config_from_dict(base(), ["run.max_epoch"])
+
+
+def test_fixed_choices_are_checked_when_the_config_loads():
+    with pytest.raises(ConfigError, match=r"'run\.amp' must be one of off, bf16, fp16; got 'bf61'"):
+        config_from_dict(base(run={"amp": "bf61"}))
+    with pytest.raises(ConfigError, match=r"'model\.time_format' must be one of seconds_integers, relative_integers"):
+        config_from_dict(base(), ["model.time_format=seconds"])
+    with pytest.raises(ConfigError, match=r"'model\.frame_token_aggregation' must be one of null, mean"):
+        config_from_dict(base(model={"frame_token_aggregation": "max"}))
+    with pytest.raises(ConfigError, match=r"'run\.metric_protocol' must be one of mr_blip, official"):
+        config_from_dict(base(run={"metric_protocol": "offical"}))
+    with pytest.raises(ConfigError, match=r"'datasets\.qvh\.on_bad_video' must be one of error, skip"):
+        config_from_dict(base(datasets={"qvh": {"vis_processor": TINY_FRAMES, "on_bad_video": "ignore"}}))
+    with pytest.raises(ConfigError, match=r"'model\.llm\.kind' must be one of t5, causal"):
+        config_from_dict(base(), ["model.llm.kind=seq2seq"])
+
+
+def test_llm_arch_typos_fail_like_any_other_key():
+    with pytest.raises(ConfigError, match=r"unknown key 'model\.llm\.arch\.d_modle'.*Did you mean 'd_model'"):
+        config_from_dict(base(), ["model.llm.arch.d_modle=64"])
+
+
+def test_processor_image_size_must_match_the_vision_encoder():
+    cfg = base(datasets={"qvh": {"vis_processor": {"train": {"name": "video_train", "image_size": 224},
+                                                   "eval": {"name": "video_eval", "image_size": 32}}}})
+    with pytest.raises(ConfigError, match=r"'datasets\.qvh\.vis_processor\.train\.image_size' is 224 but "
+                                          r"'model\.vision\.img_size' is 32"):
+        config_from_dict(cfg)
 
 
 def test_yaml_syntax_error_names_the_file(tmp_path):

@@ -12,7 +12,10 @@ import torch
 from manifests import load_manifest, mr_blip_checkpoint_shapes
 from model_helpers import real_size_meta_model
 
-from lavis.models.checkpoints import EVA_VIT, LAVIS_BLIP2, MR_BLIP, map_state, plan_load
+from lavis.models.blip2 import LAVIS_BLIP2
+from lavis.models.checkpoints import map_state, plan_load
+from lavis.models.components.vision import EVA_VIT
+from lavis.models.mr_blip import MR_BLIP
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from lavis.common.config import default_config_path, load_yaml, merge_with_schema
+from lavis.models.blip2 import HF_BLIP2
 from lavis.models.blip2_t5 import Blip2T5, Blip2T5Config
 from lavis.models.checkpoints import (
-    HF_BLIP2,
     load_configured_weights,
     load_hf_blip2,
     load_state_into,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 from torch.utils.data import Dataset
 
-from lavis.common.config import build_processor
+from lavis.common.config import build_processor, one_of, processor_specs
 from lavis.common.errors import ConfigError
 
 
@@ -38,3 +40,56 @@ class BaseDatasetBuilder:
 
     def build_split(self, split: str) -> Dataset:
         raise NotImplementedError
+
+
+@dataclass
+class VideoDatasetConfig:
+    """A folder of videos and one annotation file per split (the layout every benchmark here uses)."""
+
+    type: str = "default"
+    video_root: str = "???"
+    video_ext: str = ".mp4"
+    ann_paths: dict[str, str] = field(default_factory=dict)  # split -> annotation file
+    vis_processor: dict = processor_specs({"train": {"name": "video_train"}, "eval": {"name": "video_eval"}})
+    on_bad_video: str = one_of("error", "error", "skip")  # skip: drop such samples (counted in the logs)
+
+
+class VideoDatasetBuilder(BaseDatasetBuilder):
+    """Builds ``dataset_cls(ann_path, video_root, processor, ...)`` per split, with clear errors for bad paths."""
+
+    Config = VideoDatasetConfig
+    dataset_cls: type
+
+    def dataset_kwargs(self, split: str) -> dict[str, Any]:
+        """Extra constructor arguments of ``dataset_cls`` (e.g. a prompt template)."""
+        return {}
+
+    def annotation_path(self, split: str) -> Path:
+        ann_paths = self.cfg.ann_paths
+        if split not in ann_paths:
+            raise ConfigError(
+                f"datasets.{self.name}.ann_paths has no '{split}' split "
+                f"(available: {', '.join(ann_paths) or 'none'}); add it or remove '{split}' from run.*_splits"
+            )
+        ann_path = Path(ann_paths[split])
+        if not ann_path.is_file():
+            raise ConfigError(
+                f"datasets.{self.name}.ann_paths.{split}: annotation file not found: {ann_path}. "
+                "Prepare it with `python -m lavis.datasets.prepare` or point the config at it."
+            )
+        return ann_path
+
+    def build_split(self, split: str) -> Dataset:
+        ann_path = self.annotation_path(split)
+        video_root = Path(self.cfg.video_root)
+        if not video_root.is_dir():
+            raise ConfigError(f"datasets.{self.name}.video_root is not a directory: {video_root}")
+        return self.dataset_cls(
+            ann_path,
+            video_root,
+            self.processor_for(split),
+            video_ext=self.cfg.video_ext,
+            on_bad_video=self.cfg.on_bad_video,
+            seed=self.seed,
+            **self.dataset_kwargs(split),
+        )

@@ -7,31 +7,23 @@ are shared. Paths interpolate ``${paths.data_root}``, so a user sets the data ro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from lavis.common.config import processor_specs
-from lavis.common.errors import ConfigError
 from lavis.common.registry import register_builder
-from lavis.datasets.builders.base import BaseDatasetBuilder
+from lavis.datasets.builders.base import VideoDatasetBuilder, VideoDatasetConfig
 from lavis.datasets.moment_retrieval import MomentRetrievalDataset
 from lavis.datasets.shards import ShardMomentRetrievalDataset
 
 
 @dataclass
-class MomentRetrievalBuilderConfig:
-    type: str = "default"
-    video_root: str = "???"
-    video_ext: str = ".mp4"
-    ann_paths: dict[str, str] = field(default_factory=dict)  # split -> annotation file
-    vis_processor: dict = processor_specs({"train": {"name": "video_train"}, "eval": {"name": "video_eval"}})
-    on_bad_video: str = "error"  # error | skip (skipped samples are counted in the logs)
+class MomentRetrievalBuilderConfig(VideoDatasetConfig):
     shards: dict[str, str] = field(default_factory=dict)  # split -> webdataset URL ("a-{000..009}.tar"): stream it
 
 
-class MomentRetrievalBuilder(BaseDatasetBuilder):
+class MomentRetrievalBuilder(VideoDatasetBuilder):
     Config = MomentRetrievalBuilderConfig
+    dataset_cls = MomentRetrievalDataset
 
     def build_split(self, split: str) -> Dataset:
         if split in self.cfg.shards:
@@ -42,29 +34,7 @@ class MomentRetrievalBuilder(BaseDatasetBuilder):
                 shuffle_shards=split in self.train_split_names,
                 on_bad_video=self.cfg.on_bad_video,
             )
-        ann_paths = self.cfg.ann_paths
-        if split not in ann_paths:
-            raise ConfigError(
-                f"datasets.{self.name}.ann_paths has no '{split}' split "
-                f"(available: {', '.join(ann_paths) or 'none'}); add it or remove '{split}' from run.*_splits"
-            )
-        ann_path = Path(ann_paths[split])
-        if not ann_path.is_file():
-            raise ConfigError(
-                f"datasets.{self.name}.ann_paths.{split}: annotation file not found: {ann_path}. "
-                "Prepare it with `python -m lavis.datasets.prepare` or point the config at it."
-            )
-        video_root = Path(self.cfg.video_root)
-        if not video_root.is_dir():
-            raise ConfigError(f"datasets.{self.name}.video_root is not a directory: {video_root}")
-        return MomentRetrievalDataset(
-            ann_path=ann_path,
-            video_root=video_root,
-            processor=self.processor_for(split),
-            video_ext=self.cfg.video_ext,
-            on_bad_video=self.cfg.on_bad_video,
-            seed=self.seed,
-        )
+        return super().build_split(split)
 
 
 @register_builder("qvh")

@@ -1,4 +1,8 @@
-"""``synthetic_mr``: the generated moment-retrieval benchmark (see :mod:`lavis.datasets.synthetic`)."""
+"""``synthetic_mr`` / ``synthetic_qa``: the generated benchmark (see :mod:`lavis.datasets.synthetic`).
+
+Both read the same generated videos: ``synthetic_mr`` asks when each event happens (moment retrieval),
+``synthetic_qa`` asks which colour comes first (open-ended QA, for the instruction-following models).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from torch.utils.data import Dataset
 
-from lavis.common.config import processor_specs
+from lavis.common.config import one_of, processor_specs
 from lavis.common.errors import ConfigError
 from lavis.common.registry import register_builder
 from lavis.datasets.builders.base import BaseDatasetBuilder
 from lavis.datasets.moment_retrieval import MomentRetrievalDataset
-from lavis.datasets.synthetic import SyntheticSpec, generate
+from lavis.datasets.synthetic import SyntheticSpec, generate, write_qa_annotations
+from lavis.datasets.video_qa import VideoQADataset
 
 
 @dataclass
@@ -22,7 +27,7 @@ class SyntheticMRBuilderConfig:
     root: str = "${paths.cache_root}/synthetic_mr"
     spec: SyntheticSpec = field(default_factory=SyntheticSpec)
     vis_processor: dict = processor_specs({"train": {"name": "video_train"}, "eval": {"name": "video_eval"}})
-    on_bad_video: str = "error"
+    on_bad_video: str = one_of("error", "error", "skip")
 
 
 @register_builder("synthetic_mr")
@@ -36,17 +41,46 @@ class SyntheticMRBuilder(BaseDatasetBuilder):
     def prepare(self) -> None:
         generate(Path(self.cfg.root), self._spec())
 
-    def build_split(self, split: str) -> Dataset:
+    def folder(self, split: str) -> Path:
         spec = self._spec()
         folder = Path(self.cfg.root) / f"spec_{spec.digest()}"
         if not (folder / "manifest.json").is_file():
             raise ConfigError(f"synthetic data not generated at {folder} (prepare() was not run)")
         if split not in spec.num_videos:
             raise ConfigError(f"datasets.{self.name}.spec.num_videos has no '{split}' split")
+        return folder
+
+    def build_split(self, split: str) -> Dataset:
+        folder = self.folder(split)
         return MomentRetrievalDataset(
-            ann_path=folder / f"{split}.json",
-            video_root=folder / "videos",
-            processor=self.processor_for(split),
+            folder / f"{split}.json",
+            folder / "videos",
+            self.processor_for(split),
+            on_bad_video=self.cfg.on_bad_video,
+            seed=self.seed,
+        )
+
+
+@dataclass
+class SyntheticQABuilderConfig(SyntheticMRBuilderConfig):
+    prompt: str = "Question: {question} Short answer:"
+
+
+@register_builder("synthetic_qa")
+class SyntheticQABuilder(SyntheticMRBuilder):
+    Config = SyntheticQABuilderConfig
+    DATASET_CONFIG_DICT = {"default": "configs/datasets/synthetic_mr/defaults.yaml"}
+
+    def prepare(self) -> None:
+        write_qa_annotations(generate(Path(self.cfg.root), self._spec()), self._spec())
+
+    def build_split(self, split: str) -> Dataset:
+        folder = self.folder(split)
+        return VideoQADataset(
+            folder / f"{split}_qa.json",
+            folder / "videos",
+            self.processor_for(split),
+            prompt=self.cfg.prompt,
             on_bad_video=self.cfg.on_bad_video,
             seed=self.seed,
         )

@@ -15,6 +15,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+# A LAVIS buffer (BERT position ids, a constant arange) that our Q-Former does not keep.
+QFORMER_POSITION_IDS = r"^Qformer(_\w+)?\.bert\.embeddings\.position_ids$"
+# Keys of a LAVIS BLIP-2 checkpoint that a query-only Q-Former (no instruction input) has no place for.
+QFORMER_TEXT_KEYS = (
+    r"^Qformer(_\w+)?\.cls\.",  # stage-1 language-model head (None in the T5/OPT/Vicuna models)
+    r"^Qformer(_\w+)?\.bert\.embeddings\.(word_embeddings|position_embeddings)\.",  # text embeddings
+    QFORMER_POSITION_IDS,
+    r"^Qformer(_\w+)?\.bert\.encoder\.layer\.\d+\.(intermediate|output)\.",  # text FFN (queries: *_query)
+)
+
 
 @dataclass
 class QFormerConfig:
@@ -27,6 +37,7 @@ class QFormerConfig:
     layer_norm_eps: float = 1e-12
     dropout: float = 0.1
     use_text_input: bool = False  # InstructBLIP-style instruction-aware queries
+    tokenizer: str | None = None  # instruction tokenizer (use_text_input): a bert-base-uncased folder, or "tiny"
     vocab_size: int = 30523
     max_position_embeddings: int = 512
     initializer_range: float = 0.02  # std of the normal init of weights and query tokens (BERT: 0.02)

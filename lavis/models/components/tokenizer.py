@@ -95,21 +95,89 @@ def build_tiny_t5_tokenizer(max_number: int = 400, num_extra_ids: int = 10):
     )
 
 
-def load_tokenizer(path: str | None):
-    """``"tiny"`` → generated tokenizer; otherwise a local folder (never the network)."""
+def build_tiny_llama_tokenizer(max_number: int = 400):
+    """A LLaMA-style tokenizer (``<unk>``=0, ``<s>``=1, ``</s>``=2, ``<s>`` prepended) built in memory.
+
+    The same pieces as the T5-style one; what differs is the special-token layout a causal LM relies on.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<unk>", "<s>", "</s>"]
+    vocab = [(s, 0.0) for s in specials] + [("▁", -2.0)] + [(p, -1.0) for p in _pieces(max_number)]
+    tok = Tokenizer(Unigram(vocab, unk_id=0, byte_fallback=False))
+    tok.normalizer = normalizers.Sequence(
+        [normalizers.Replace(Regex(r"(?<=[^\s\d])(?=\d)"), " "), normalizers.Replace(Regex(r"\s+"), " "),
+         normalizers.Strip()]
+    )
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+def build_tiny_bert_tokenizer():
+    """A BERT WordPiece tokenizer (``[PAD]``=0, ``[UNK]``, ``[CLS]``, ``[SEP]``, ``[MASK]``, lower case) in memory.
+
+    For the Q-Former's instruction input in tiny configs; the real one is ``bert-base-uncased``'s vocab.
+    """
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = sorted({w.lower() for w in _WORDS})
+    pieces = specials + words + [str(n) for n in range(100)] + list(string.ascii_lowercase)
+    pieces += ["##" + c for c in string.ascii_lowercase + string.digits] + _PUNCT
+    vocab = {p: i for i, p in enumerate(dict.fromkeys(pieces))}
+    tok = Tokenizer(WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+
+
+TINY_BUILDERS = {"t5": build_tiny_t5_tokenizer, "llama": build_tiny_llama_tokenizer, "bert": build_tiny_bert_tokenizer}
+
+
+def load_tokenizer(path: str | None, style: str = "t5"):
+    """``"tiny"`` → a generated tokenizer of ``style`` (t5 | llama | bert); otherwise a local folder.
+
+    A folder may hold a transformers tokenizer, a bare SentencePiece ``tokenizer.model`` (LLaMA) or a
+    WordPiece ``vocab.txt`` (BERT). Nothing is fetched from the network.
+    """
     if path == TINY:
-        return build_tiny_t5_tokenizer()
+        return TINY_BUILDERS[style]()
     if not path:
-        raise ConfigError("model.llm.tokenizer is not set: give a local tokenizer folder or 'tiny'")
+        raise ConfigError("no tokenizer configured: give a local tokenizer folder or 'tiny'")
     folder = Path(path)
     if not folder.is_dir():
         raise ConfigError(
             f"Tokenizer folder not found: {folder}. Download the model's tokenizer files (tokenizer.json / "
-            "spiece.model) into it; nothing is fetched from the network at run time."
+            "spiece.model / tokenizer.model / vocab.txt) into it; nothing is fetched from the network at run time."
         )
-    from transformers import AutoTokenizer
-
     try:
+        if not (folder / "tokenizer_config.json").is_file() and style in ("bert", "llama"):
+            # a bare vocab.txt (BERT) or SentencePiece tokenizer.model (LLaMA): the class tells the format
+            from transformers import BertTokenizer, LlamaTokenizer
+
+            return (BertTokenizer if style == "bert" else LlamaTokenizer).from_pretrained(str(folder))
+        from transformers import AutoTokenizer
+
         return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except Exception as err:
         raise ConfigError(f"Cannot load a tokenizer from {folder}: {str(err).splitlines()[0]}") from None
+
+
+def add_qformer_bos(tokenizer) -> None:
+    """BLIP-2 adds ``[DEC]`` as the Q-Former tokenizer's bos token (vocabulary 30522 → 30523)."""
+    if tokenizer.bos_token != "[DEC]":
+        tokenizer.add_special_tokens({"bos_token": "[DEC]"})

@@ -15,6 +15,9 @@ import torch
 from timm.layers import LayerNorm
 from timm.models.eva import Eva
 
+from lavis.common.config import one_of
+from lavis.models.checkpoints import KeyRules
+
 
 @dataclass
 class VisionConfig:
@@ -25,7 +28,7 @@ class VisionConfig:
     num_heads: int = 16
     mlp_ratio: float = 4.3637  # int(1408 * 4.3637) = 6144, as in LAVIS
     drop_path_rate: float = 0.0
-    precision: str = "fp16"  # weight dtype of a *frozen* encoder on GPU: fp16 | bf16 | fp32 (CPU: always fp32)
+    precision: str = one_of("fp16", "fp16", "bf16", "fp32")  # weights of a *frozen* encoder on GPU (CPU: fp32)
 
 
 def build_vision_encoder(cfg: VisionConfig) -> Eva:
@@ -55,3 +58,19 @@ class FP32LayerNorm(torch.nn.LayerNorm):
 
 
 PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+# --- checkpoint rules ------------------------------------------------------------------------------
+
+EVA_VIT = KeyRules(
+    kind="eva_vit",
+    about="EVA-CLIP ViT-g/14 image tower (eva_vit_g.pth): bare ViT names (blocks.N.attn.qkv.weight, q_bias, ...)",
+    renames=((r"^(?!visual_encoder\.)", "visual_encoder."),),  # bare names, or ours (already prefixed)
+    drop=(
+        r"^visual_encoder\.blocks\.(?!(?:{kept_blocks})\.)\d+\.",  # EVA-CLIP-g has 40 blocks; BLIP-2 uses 39
+        r"^visual_encoder\.(norm|fc_norm|head)\.",  # timm/open_clip final norm and head; LAVIS has neither
+    ),
+    missing_ok=(r"^(?!visual_encoder\.)",),  # the file holds the image tower only
+    detect=r"^(visual_encoder\.|blocks\.|cls_token$|pos_embed$|patch_embed\.)",
+    config_key="vit_pretrained",
+)

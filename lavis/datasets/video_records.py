@@ -1,0 +1,95 @@
+"""``VideoRecordDataset``: annotation records + videos → samples; subclasses say which fields a sample carries.
+
+Everything about reading a video for a record lives here once: the per-sample random generator (seeded
+by ``(seed, epoch, index)``, so a sample is the same whatever the worker count and a resumed run sees
+exactly the data it would have seen), the optional clip window (``start``/``end`` in the record), and
+what happens to a bad video (an error naming the file, the qid and the annotation file; or, with
+``on_bad_video: skip``, a ``None`` sample that the collate function counts).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from lavis.common.errors import DataError
+from lavis.datasets.collate import collate_samples
+
+logger = logging.getLogger(__name__)
+
+ON_BAD_VIDEO = ("error", "skip")
+
+
+class VideoRecordDataset(Dataset):
+    """One sample per annotation record: ``video``, ``timestamps``, ``qid``, ``vid``, ``index`` + :meth:`fields`."""
+
+    def __init__(
+        self,
+        ann_path: str | os.PathLike,
+        video_root: str | os.PathLike,
+        processor,
+        video_ext: str = ".mp4",
+        on_bad_video: str = "error",
+        seed: int = 0,
+        records: list[dict[str, Any]] | None = None,
+        load: Callable[[str | os.PathLike], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        if on_bad_video not in ON_BAD_VIDEO:
+            raise DataError(f"on_bad_video must be one of {ON_BAD_VIDEO}, got {on_bad_video!r}")
+        self.ann_path = str(ann_path)
+        if records is None:
+            if load is None:
+                raise ValueError("give the records or a function that loads them")
+            records = load(ann_path)
+        self.records = records
+        self.video_root = Path(video_root)
+        self.processor = processor
+        self.video_ext = video_ext
+        self.on_bad_video = on_bad_video
+        self.seed = seed
+        self.epoch = 0
+
+    collater = staticmethod(collate_samples)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def video_path(self, rec: dict[str, Any]) -> Any:
+        return self.video_root / f"{rec['video']}{self.video_ext}"
+
+    def fields(self, rec: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+        """The task's fields of a sample (query and windows, question and answer, ...)."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        rec = self.records[index]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        clip = (rec["start"], rec["end"]) if rec.get("start") is not None and rec.get("end") is not None else None
+        try:
+            video, frames = self.processor(self.video_path(rec), rng, clip)
+        except DataError as err:
+            msg = f"{err} (qid {rec['qid']}, annotation file {self.ann_path})"
+            if self.on_bad_video == "skip":
+                logger.warning("Skipping sample: %s", msg)
+                return None
+            raise DataError(msg + ". Set on_bad_video: skip in the dataset config to skip such samples.") from None
+        sample = {
+            "video": video,
+            "timestamps": torch.tensor(frames.timestamps, dtype=torch.float32),
+            "qid": rec["qid"],
+            "vid": rec["video"],
+            "index": index,
+        }
+        sample.update(self.fields(rec, rng))
+        sample.setdefault("duration", frames.num_video_frames / frames.fps)
+        return sample
