@@ -59,6 +59,10 @@ class BaseModel(nn.Module):
             {"params": no_decay, "weight_decay": 0.0},
         ]
 
+    def dummy_inputs(self, batch_size: int = 2, num_frames: int = 3) -> dict[str, Any]:
+        """A small random batch in this model's input format (smoke tests, benchmarks, shape checks)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no dummy_inputs()")
+
     def expected_missing_keys(self) -> list[str]:
         """Regexes of parameter names a fine-tuned checkpoint may omit (frozen parts loaded elsewhere)."""
         return []

@@ -431,6 +431,21 @@ class Blip2Base(BaseModel):
     def target_texts(self, samples: dict[str, Any]) -> list[str]:
         return list(samples["text_output"])
 
+    def dummy_inputs(self, batch_size: int = 2, num_frames: int = 3) -> dict[str, Any]:
+        size = self.cfg.vision.img_size
+        g = torch.Generator().manual_seed(0)
+        frame_mask = torch.ones(batch_size, num_frames, dtype=torch.bool)
+        frame_mask[1:, num_frames - 1 :] = False  # later samples are one frame shorter: padding is exercised
+        return {
+            "video": torch.randn(batch_size, num_frames, 3, size, size, generator=g),
+            "frame_mask": frame_mask,
+            "timestamps": torch.arange(num_frames, dtype=torch.float32).repeat(batch_size, 1) + 0.5,
+            "duration": [float(num_frames)] * batch_size,
+            "text_input": [f"Question: what colour is shape {i}? Short answer:" for i in range(batch_size)],
+            "text_output": ["red", "a blue square"][:1] * (batch_size - 1) + ["a blue square"],
+            "index": list(range(batch_size)),
+        }
+
     # --- training and inference ------------------------------------------------------------------
 
     def forward(self, samples: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -154,6 +154,12 @@ class Blip2MR(Blip2T5):
         embeds = embeds.masked_scatter(slots.unsqueeze(-1), frames.reshape(-1, frames.shape[-1]))
         return embeds, mask
 
+    def dummy_inputs(self, batch_size: int = 2, num_frames: int = 3) -> dict[str, Any]:
+        samples = super().dummy_inputs(batch_size, num_frames)
+        samples["query"] = [f"the screen turns red {i}" for i in range(batch_size)]
+        samples["relevant_windows"] = [[[0.0, 1.0]] for _ in range(batch_size)]
+        return samples
+
     def target_texts(self, samples: dict[str, Any]) -> list[str]:
         return [
             format_windows(w, float(d), self.time_format)

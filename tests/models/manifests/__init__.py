@@ -59,3 +59,49 @@ def mr_blip_checkpoint_shapes(
             lora(ff + "wo", d_ff, d_model)
     lora(t5 + "lm_head", d_model, vocab)
     return shapes
+
+
+def instructblip_trimmed_shapes(*, proj: str, llm_hidden: int, layers: int = 12, hidden: int = 768,
+                                ffn: int = 3072, queries: int = 32, vision_width: int = 1408,
+                                cross_every: int = 2, vocab: int = 30523) -> dict[str, list[int]]:
+    """LAVIS' ``instruct_blip_*_trimmed.pth`` as the reference describes it: the trainable parts only.
+
+    The instruction-aware Q-Former with its text embeddings and text FFNs (and BERT's ``position_ids``
+    buffer), the query tokens, ``ln_vision`` and the LLM projection (``t5_proj`` / ``llm_proj``); no ViT, no LLM.
+    """
+    q = "Qformer.bert."
+    shapes = {
+        f"{q}embeddings.word_embeddings.weight": [vocab, hidden],
+        f"{q}embeddings.position_embeddings.weight": [512, hidden],
+        f"{q}embeddings.position_ids": [1, 512],
+        f"{q}embeddings.LayerNorm.weight": [hidden],
+        f"{q}embeddings.LayerNorm.bias": [hidden],
+        "query_tokens": [1, queries, hidden],
+        "ln_vision.weight": [vision_width],
+        "ln_vision.bias": [vision_width],
+        f"{proj}.weight": [llm_hidden, hidden],
+        f"{proj}.bias": [llm_hidden],
+    }
+
+    def linear(name: str, fan_in: int, fan_out: int) -> None:
+        shapes[f"{name}.weight"] = [fan_out, fan_in]
+        shapes[f"{name}.bias"] = [fan_out]
+
+    def norm(name: str) -> None:
+        shapes[f"{name}.weight"] = [hidden]
+        shapes[f"{name}.bias"] = [hidden]
+
+    for i in range(layers):
+        layer = f"{q}encoder.layer.{i}."
+        attentions = [("attention", hidden)] + ([("crossattention", vision_width)] if i % cross_every == 0 else [])
+        for attention, kv_width in attentions:
+            linear(f"{layer}{attention}.self.query", hidden, hidden)
+            linear(f"{layer}{attention}.self.key", kv_width, hidden)
+            linear(f"{layer}{attention}.self.value", kv_width, hidden)
+            linear(f"{layer}{attention}.output.dense", hidden, hidden)
+            norm(f"{layer}{attention}.output.LayerNorm")
+        for suffix in ("", "_query"):
+            linear(f"{layer}intermediate{suffix}.dense", hidden, ffn)
+            linear(f"{layer}output{suffix}.dense", ffn, hidden)
+            norm(f"{layer}output{suffix}.LayerNorm")
+    return shapes
