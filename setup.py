@@ -18,6 +18,7 @@ setup(
             "lavis-train=lavis.train:main",
             "lavis-evaluate=lavis.evaluate:main",
             "lavis-qvh-eval=lavis.evaluation.qvhighlights:main",
+            "lavis-mr-eval=lavis.evaluation.moment_retrieval:main",
             "lavis-prepare=lavis.datasets.prepare.__main__:main",
             "lavis-convert=lavis.models.convert:main",
         ]

@@ -29,3 +29,7 @@ class DataError(LavisError):
 
 class CheckpointError(LavisError):
     """A checkpoint is missing, unreadable, or does not match the model."""
+
+
+class DependencyError(LavisError):
+    """A program or optional package a feature needs is not installed (e.g. Java for METEOR)."""

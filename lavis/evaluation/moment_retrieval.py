@@ -13,10 +13,17 @@ tool drops the query from mAP and crashes in R1) and counts as an invalid answer
 ``"mr_blip"`` mode; duplicate qids, mismatched qid sets and malformed windows raise ``DataError``.
 An empty length bucket reports ``None`` instead of NaN so the result stays valid JSON. Unlike Mr.
 BLIP's own evaluator (which disabled the length ranges), ``"mr_blip"`` keeps the real buckets.
+
+The CLI scores windows stored in a field of a Mr. BLIP-format annotation file (e.g. CALCE's
+``stage1_result``) against the same records' ``relevant_windows``::
+
+    python -m lavis.evaluation.moment_retrieval --annotations val_stage2.json --field stage1_result \
+        [--protocol mr_blip] [--out METRICS.json]
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import numbers
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -26,6 +33,8 @@ from typing import Any, Literal
 import numpy as np
 
 from lavis.common.errors import DataError
+from lavis.common.io import read_json
+from lavis.evaluation.reporting import format_table, run_metrics_cli
 
 # Compared as the *rounded* floats (0.9, not linspace's 0.8999999999999999), as the official tool does.
 IOU_THRESHOLDS: tuple[float, ...] = tuple(float(f"{t:.2f}") for t in np.linspace(0.5, 0.95, 10))
@@ -212,7 +221,9 @@ def index_by_qid(records: Any, what: str) -> dict[Hashable, Mapping[str, Any]]:
     return out
 
 
-def check_matching_qids(pred_qids: Iterable[Hashable], gt_qids: Iterable[Hashable]) -> None:
+def check_matching_qids(
+    pred_qids: Iterable[Hashable], gt_qids: Iterable[Hashable], noun: str = "qid"
+) -> None:
     """The official tool requires one prediction per GT query: a partial file must not look complete."""
     pred_set, gt_set = set(pred_qids), set(gt_qids)
     if pred_set == gt_set:
@@ -221,15 +232,15 @@ def check_matching_qids(pred_qids: Iterable[Hashable], gt_qids: Iterable[Hashabl
     parts = []
     if missing:
         parts.append(
-            f"{len(missing)} of {len(gt_set)} GT qid(s) have no prediction (e.g. {format_examples(missing)})"
+            f"{len(missing)} of {len(gt_set)} GT {noun}(s) have no prediction (e.g. {format_examples(missing)})"
         )
     if extra:
         parts.append(
-            f"{len(extra)} predicted qid(s) are not in the ground truth (e.g. {format_examples(extra)})"
+            f"{len(extra)} predicted {noun}(s) are not in the ground truth (e.g. {format_examples(extra)})"
         )
     message = "predictions and ground truth cover different queries: " + "; ".join(parts)
     if {str(q) for q in missing} & {str(q) for q in extra}:
-        message += " (some qids differ only in type, e.g. 12 vs '12')"
+        message += f" (some {noun}s differ only in type, e.g. 12 vs '12')"
     raise DataError(message)
 
 
@@ -431,3 +442,114 @@ def evaluate_moment_retrieval(
     return {
         name: _evaluate_bucket(preds, bucket_gt, proto, thresholds) for name, bucket_gt in buckets.items()
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Summary and CLI
+
+HEADLINE = ("MR-full-R1@0.5", "MR-full-R1@0.7", "MR-full-mIoU", "MR-full-mAP@0.5", "MR-full-mAP@0.75")
+
+
+def summarize(mr: Mapping[str, Mapping[str, Any]], protocol: str) -> dict[str, Any]:
+    """The ``brief`` section of the official tool (``MR-full-R1@0.5``, ...), sorted by name.
+
+    R1@0.3 is reported only by ``"mr_blip"`` (Charades practice), as are mIoU, R1-avg and the
+    invalid-answer rate; the official protocol keeps exactly the official keys.
+    """
+    full = mr["full"]
+    brief = {
+        "MR-full-mAP": full["MR-mAP"]["average"],
+        "MR-full-mAP@0.5": full["MR-mAP"]["0.5"],
+        "MR-full-mAP@0.75": full["MR-mAP"]["0.75"],
+        "MR-short-mAP": mr["short"]["MR-mAP"]["average"],
+        "MR-middle-mAP": mr["middle"]["MR-mAP"]["average"],
+        "MR-long-mAP": mr["long"]["MR-mAP"]["average"],
+    }
+    for threshold in (0.3, 0.5, 0.7):
+        key = threshold_key(threshold)
+        if key in full["MR-R1"] and (threshold != 0.3 or protocol != "official"):
+            brief[f"MR-full-R1@{key}"] = full["MR-R1"][key]
+    if protocol != "official":
+        brief.update({f"MR-full-{name[3:]}": full[name] for name in ("MR-mIoU", "MR-R1-avg", "MR-invalid")})
+    return dict(sorted(brief.items()))
+
+
+def predictions_from_field(records: Any, field: str, source: str = "annotations") -> list[dict[str, Any]]:
+    """``{"qid", "pred_relevant_windows"}`` records from the windows a model wrote into ``field``.
+
+    Generated windows carry no score, so they are passed on in stored (generation) order; a record
+    without the field is an error (a merge that skipped some queries must not shrink the test set).
+    """
+    if not isinstance(records, list):
+        raise DataError(f"{source}: expected a JSON list of records, got {type(records).__name__}")
+    out = []
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping) or "qid" not in record:
+            raise DataError(f"{source}: record #{i} is not an object with a 'qid' field: {str(record)[:120]}")
+        if field not in record:
+            fields = ", ".join(sorted(map(str, record)))
+            raise DataError(
+                f"{source}: record #{i} (qid {record['qid']!r}) has no field {field!r}; it has: {fields}"
+            )
+        out.append({"qid": record["qid"], "pred_relevant_windows": record[field]})
+    return out
+
+
+def evaluate_annotation_field(
+    records: Any, field: str, protocol: ProtocolName = "mr_blip", source: str = "annotations"
+) -> dict[str, Any]:
+    """Score ``record[field]`` against ``record["relevant_windows"]`` for every record of one file.
+
+    Returns ``{"brief": ..., "full": ..., "long": ..., "middle": ..., "short": ...}`` like the
+    QVHighlights tool. Errors name the file and say that the field is scored as the predictions.
+    """
+    predictions = predictions_from_field(records, field, source)
+    try:
+        mr = evaluate_moment_retrieval(predictions, records, protocol=protocol)
+    except DataError as err:
+        raise DataError(f"{source} (field {field!r} scored as 'pred_relevant_windows'): {err}") from None
+    return {"brief": summarize(mr, protocol), **dict(sorted(mr.items()))}
+
+
+def format_summary(metrics: Mapping[str, Any]) -> str:
+    """The headline numbers papers report first, then the rest of the brief."""
+    brief = metrics["brief"]
+    names = [k for k in HEADLINE if k in brief] + [k for k in brief if k not in HEADLINE]
+    return format_table((name, brief[name]) for name in names)
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m lavis.evaluation.moment_retrieval",
+        description="Score the windows stored in a field of a Mr. BLIP-format annotation file "
+        "(a JSON list of records with qid and relevant_windows) against each record's own GT.",
+    )
+    parser.add_argument(
+        "--annotations", required=True, help="JSON list, e.g. calce_annotations/qvh/val_stage2.json"
+    )
+    parser.add_argument(
+        "--field", required=True, help="the field holding predicted windows, e.g. stage1_result"
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("mr_blip", "official"),
+        default="mr_blip",
+        help="mr_blip (default): generation order, no cap, mIoU; official needs [start, end, score] windows",
+    )
+    parser.add_argument("--out", help="write the metrics JSON here (atomically)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    return run_metrics_cli(
+        lambda: evaluate_annotation_field(
+            read_json(args.annotations), args.field, protocol=args.protocol, source=args.annotations
+        ),
+        format_summary,
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,40 +10,21 @@ order, same values), so numbers from this framework can be put next to published
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lavis.common.errors import DataError, LavisError
-from lavis.common.io import read_json, read_jsonl, write_json
+from lavis.common.errors import DataError
+from lavis.common.io import read_json, read_jsonl
+from lavis.evaluation import reporting
 from lavis.evaluation.highlight import evaluate_highlight, has_highlight_labels
 from lavis.evaluation.moment_retrieval import (
     ProtocolName,
     check_matching_qids,
     evaluate_moment_retrieval,
     index_by_qid,
-    threshold_key,
+    summarize,
 )
-
-
-def _moment_retrieval_brief(mr: Mapping[str, Mapping[str, Any]], protocol: str) -> dict[str, Any]:
-    full = mr["full"]
-    brief = {
-        "MR-full-mAP": full["MR-mAP"]["average"],
-        "MR-full-mAP@0.5": full["MR-mAP"]["0.5"],
-        "MR-full-mAP@0.75": full["MR-mAP"]["0.75"],
-        "MR-short-mAP": mr["short"]["MR-mAP"]["average"],
-        "MR-middle-mAP": mr["middle"]["MR-mAP"]["average"],
-        "MR-long-mAP": mr["long"]["MR-mAP"]["average"],
-    }
-    for threshold in (0.3, 0.5, 0.7):
-        key = threshold_key(threshold)
-        if key in full["MR-R1"] and (threshold != 0.3 or protocol != "official"):
-            brief[f"MR-full-R1@{key}"] = full["MR-R1"][key]
-    if protocol != "official":
-        brief.update({f"MR-full-{name[3:]}": full[name] for name in ("MR-mIoU", "MR-R1-avg", "MR-invalid")})
-    return dict(sorted(brief.items()))
 
 
 def _highlight_brief(hl: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
@@ -75,7 +56,7 @@ def eval_submission(
     if "pred_relevant_windows" in first:
         mr = evaluate_moment_retrieval(submission, ground_truth, protocol=protocol)
         sections.update(mr)
-        brief.update(_moment_retrieval_brief(mr, protocol))
+        brief.update(summarize(mr, protocol))
     gt_is_labelled = any(isinstance(r, Mapping) and has_highlight_labels(r) for r in ground_truth)
     if "pred_saliency_scores" in first and gt_is_labelled:
         hl = evaluate_highlight(submission, ground_truth)
@@ -91,12 +72,7 @@ def eval_submission(
 
 def format_table(metrics: Mapping[str, Any]) -> str:
     """The brief metrics as an aligned two-column table (``n/a`` for an empty length bucket)."""
-    brief = metrics.get("brief", {})
-    rows = [(name, "n/a" if value is None else f"{value:.2f}") for name, value in brief.items()]
-    width = max([len("metric"), *(len(name) for name, _ in rows)])
-    lines = [f"{'metric':<{width}}  {'value':>6}", f"{'-' * width}  {'-' * 6}"]
-    lines += [f"{name:<{width}}  {value:>6}" for name, value in rows]
-    return "\n".join(lines)
+    return reporting.format_table(metrics.get("brief", {}).items())
 
 
 def _read_records(path: str) -> list[Any]:
@@ -128,22 +104,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    try:
-        metrics = eval_submission(
+    return reporting.run_metrics_cli(
+        lambda: eval_submission(
             _read_records(args.submission), _read_records(args.gt), protocol=args.protocol
-        )
-    except LavisError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(format_table(metrics))
-    if args.out:
-        try:
-            write_json(args.out, metrics)
-        except OSError as err:  # e.g. a read-only directory: a user problem, not a bug
-            print(f"error: cannot write {args.out}: {err.strerror or err}", file=sys.stderr)
-            return 2
-        print(f"metrics written to {args.out}")
-    return 0
+        ),
+        format_table,
+        args.out,
+    )
 
 
 if __name__ == "__main__":
