@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lavis.common.errors import DataError
+from lavis.common.errors import ConfigError, DataError
 from lavis.datasets.video import InMemoryVideo, VideoFrames
 
 ON_MISSING_AUDIO = ("zeros", "error")
@@ -53,11 +53,11 @@ class AudioClipConfig:
 
     def __post_init__(self) -> None:
         if self.on_missing_audio not in ON_MISSING_AUDIO:
-            raise DataError(
+            raise ConfigError(
                 f"on_missing_audio must be one of {ON_MISSING_AUDIO}, got {self.on_missing_audio!r}"
             )
         if not self.clip_seconds > 0 or self.sample_rate <= 0:
-            raise DataError(
+            raise ConfigError(
                 f"clip_seconds and sample_rate must be positive (got {self.clip_seconds}, {self.sample_rate})"
             )
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from media_helpers import tones, write_av_clip
 
-from lavis.common.errors import DataError
+from lavis.common.errors import ConfigError, DataError
 from lavis.datasets.audio import AudioClipConfig, load_frame_audio, read_audio_track
 from lavis.datasets.video import InMemoryVideo, load_video_frames
 
@@ -133,7 +133,7 @@ def test_broken_track_keeps_what_decoded(toned, tmp_path):
 
 
 def test_bad_settings_and_missing_file(tmp_path):
-    with pytest.raises(DataError, match="on_missing_audio"):
+    with pytest.raises(ConfigError, match="on_missing_audio"):
         AudioClipConfig(on_missing_audio="skip")
     with pytest.raises(DataError, match="Video not found"):
         read_audio_track(tmp_path / "nope.mp4")
