@@ -36,3 +36,46 @@ GOOD = [
     {"video": "a", "qid": "q0", "query": "something red", "duration": 3.0, "relevant_windows": [[0.5, 2.0]]},
     {"video": "b", "qid": "q1", "query": "something else", "duration": 2.0, "relevant_windows": [[0, 1], [1.5, 2]]},
 ]
+
+
+def write_av_clip(path: Path, seconds: float, audio: np.ndarray | None, audio_rate: int = 44100, fps: int = 10,
+                  size: int = 32) -> Path:
+    """An mp4 with an H.264 video stream of ``seconds`` and, if given, an AAC track of ``audio`` (C, S) in [-1, 1]."""
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width = video.height = size
+        video.pix_fmt = "yuv420p"
+        video.options = {"preset": "ultrafast"}
+        streams = [video]
+        if audio is not None:
+            sound = container.add_stream("aac", rate=audio_rate)
+            sound.layout = {1: "mono", 2: "stereo"}[audio.shape[0]]
+            streams.append(sound)
+            for start in range(0, audio.shape[1], 1024):
+                chunk = np.ascontiguousarray(audio[:, start : start + 1024], dtype=np.float32)
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=sound.layout.name)
+                frame.sample_rate, frame.pts = audio_rate, start
+                for packet in sound.encode(frame):
+                    container.mux(packet)
+        for i in range(int(round(seconds * fps))):
+            image = np.full((size, size, 3), (i * 7) % 255, dtype=np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for stream in streams:
+            for packet in stream.encode():
+                container.mux(packet)
+    return path
+
+
+def tones(segments: list[tuple[float, float, float]], rate: int, amplitudes=(0.6, 0.2)) -> np.ndarray:
+    """Stereo sine tones: ``(start_s, end_s, hz)`` per segment; channel c has amplitude ``amplitudes[c]``."""
+    total = int(round(max(end for _, end, _ in segments) * rate))
+    t = np.arange(total) / rate
+    mono = np.zeros(total)
+    for start, end, hz in segments:
+        inside = (t >= start) & (t < end)
+        mono[inside] = np.sin(2 * np.pi * hz * t[inside])
+    return np.stack([a * mono for a in amplitudes]).astype(np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,8 @@ class VideoFrames:
     timestamps: list[float]  # seconds, rounded to 2 decimals
     fps: float
     num_video_frames: int
+    # [lo, hi) frame-index segment each frame was drawn from (audio clips are centred on these, not on the frame)
+    segments: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,9 @@ def segment_indices(
     A video with fewer frames than ``num_frames`` yields repeated indices rather than a shorter list,
     so every sample of a batch has the same number of frames.
     """
-    if num_frames <= 0:
-        raise ValueError("num_frames must be positive")
     end = max(end, start + 1)
-    edges = np.linspace(start, end, num_frames + 1).astype(int)
     indices = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        hi = max(hi, lo + 1)
+    for lo, hi in segment_bounds(start, end, num_frames):
         if sampling == "random":
             if rng is None:
                 raise ValueError("random sampling needs an rng")
@@ -62,6 +60,19 @@ def segment_indices(
         else:
             raise ValueError(f"unknown sampling {sampling!r} (expected 'random' or 'middle')")
     return [min(max(i, 0), end - 1) for i in indices]
+
+
+def segment_bounds(start: int, end: int, num_frames: int) -> list[tuple[int, int]]:
+    """``[start, end)`` cut into ``num_frames`` equal segments ``[lo, hi)`` of frame indices, never empty.
+
+    Edges are ``linspace(start, end, num_frames + 1)`` truncated to integers, as in Mr. BLIP; a segment
+    that would be empty (fewer frames than segments) is widened to one frame.
+    """
+    if num_frames <= 0:
+        raise ValueError("num_frames must be positive")
+    end = max(end, start + 1)
+    edges = np.linspace(start, end, num_frames + 1).astype(int)
+    return [(int(lo), int(max(hi, lo + 1))) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
 def open_video(path: str | os.PathLike | InMemoryVideo, image_size: int | None = None):
@@ -110,6 +121,7 @@ def load_video_frames(
         start = min(max(int(clip[0] * fps), 0), vlen - 1)
         end = min(max(int(clip[1] * fps), start + 1), vlen)
     indices = segment_indices(start, end, num_frames, sampling, rng)
+    segments = segment_bounds(start, end, num_frames)
     try:
         frames = reader.get_batch(indices).asnumpy()
     except Exception as err:
@@ -121,7 +133,7 @@ def load_video_frames(
     if image_size is not None and frames_t.shape[-2:] != (image_size, image_size):
         frames_t = resize_frames(frames_t, image_size)
     timestamps = [round(i / fps, 2) for i in indices]
-    return VideoFrames(frames_t, indices, timestamps, fps, vlen)
+    return VideoFrames(frames_t, indices, timestamps, fps, vlen, segments)
 
 
 def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
