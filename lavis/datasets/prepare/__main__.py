@@ -3,6 +3,11 @@
     lavis-prepare qvh --input DIR --output DIR
     lavis-prepare charades_sta --input DIR --output DIR [--split custom|original]
     lavis-prepare anet | anet_tal | nextqa | nextgqa --input DIR --output DIR
+    lavis-prepare lvu --input DIR --output DIR [--task TASK] [--history 100 --stride 20]
+    lavis-prepare breakfast | coin | msrvtt_qa | msvd_qa | activitynet_qa --input DIR --output DIR
+    lavis-prepare msrvtt_caption | msvd_caption | youcook2 --input DIR --output DIR
+    lavis-prepare star | how2qa | tvqa --input DIR --output DIR
+    lavis-prepare vlep --input DIR --output DIR [--tvqa-dir tvqa --youtube-dir youtube]
     lavis-prepare check-videos --video-root DIR --annotations FILE [FILE ...] [--report out.json]
     lavis-prepare reencode --input-root DIR --output-root DIR [--fps 15 --short-side 256]
     lavis-prepare shards --video-root DIR --annotations FILE --output DIR [--samples-per-shard N]
@@ -18,6 +23,7 @@ import sys
 from pathlib import Path
 
 from lavis.common.errors import LavisError
+from lavis.datasets.prepare.lvu import TASKS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +55,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--map", type=Path, help="map_vid_vidorID.json (default: in --input)")
     p.add_argument("--nextqa-input", type=Path,
                    help="NExT-QA csv folder: take answer indices from it (resolves duplicated option texts)")
+
+    p = dataset("lvu", "LVU (MA-LMM's {train,val,test}.json): one record per window, <task>_<split>.json")
+    p.add_argument("--task", choices=TASKS, help="one of the 7 classification tasks (default: all)")
+    p.add_argument("--history", type=int, default=100, help="window length in seconds (default 100)")
+    p.add_argument("--stride", type=int, default=20, help="seconds between window starts (default 20)")
+    dataset("breakfast", "Breakfast (MA-LMM's {train,val}.json)")
+    dataset("coin", "COIN (MA-LMM's COIN.json)")
+    dataset("msrvtt_qa", "MSRVTT-QA (MA-LMM's qa_{train,val,test}.json)")
+    dataset("msvd_qa", "MSVD-QA (MA-LMM's qa_{train,val,test}.json)")
+    dataset("activitynet_qa", "ActivityNet-QA (MA-LMM's qa_{train,val,test}.json)")
+    dataset("msrvtt_caption", "MSRVTT captioning (MA-LMM's cap_{train,val,test}.json)")
+    dataset("msvd_caption", "MSVD captioning (MA-LMM's cap_{train,val,test}.json)")
+    dataset("youcook2", "YouCook2 captioning (MA-LMM's cap_{train,val}.json; cap_test.json has no captions)")
+    dataset("star", "STAR: STAR_{train,val}.json")
+    dataset("how2qa", "How2QA: how2qa_{train,val}_release.jsonl")
+    dataset("tvqa", "TVQA: tvqa_{train,val}.jsonl")
+    p = dataset("vlep", "VLEP: vlep_{train,dev}_release.jsonl (dev is written as val)")
+    p.add_argument("--tvqa-dir", default="tvqa", help="folder of the TVQA clips under the video root (default tvqa)")
+    p.add_argument("--youtube-dir", default="youtube",
+                   help="folder of the YouTube vlog clips under the video root (default youtube)")
 
     p = sub.add_parser("check-videos", help="report missing, empty, unreadable or too-short videos")
     p.add_argument("--video-root", required=True, type=Path)
@@ -94,12 +120,15 @@ def _prepare(args: argparse.Namespace) -> int:
         "anet_tal": lambda: {"video_prefix": args.video_prefix},
         "nextqa": lambda: {"map_path": args.map},
         "nextgqa": lambda: {"map_path": args.map, "nextqa_input": args.nextqa_input},
+        "lvu": lambda: {"task": args.task, "history": args.history, "stride": args.stride},
+        "vlep": lambda: {"tvqa_dir": args.tvqa_dir, "youtube_dir": args.youtube_dir},
     }.get(args.command, dict)()
     result = prepare_dataset(args.command, args.input, args.output, **options)
     print(f"{result.dataset}: wrote {len(result.counts)} files to {result.output_dir}")
     has_windows = any(name.endswith("_float.json") for name in result.counts)
+    width = max(22, *(len(name) for name in result.counts))
     for name, count in result.counts.items():
-        print(f"  {name:<22} {count:>7} records  {_describe(name, has_windows)}".rstrip())
+        print(f"  {name:<{width}} {count:>7} records  {_describe(name, has_windows)}".rstrip())
     for note in result.notes:
         print(f"  note: {note}")
     return 0
