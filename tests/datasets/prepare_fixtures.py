@@ -1,4 +1,4 @@
-"""Small synthetic stand-ins for the official downloads, and tiny videos, for the data-preparation tests.
+"""Small synthetic stand-ins for the official downloads, tiny videos and frame folders, for the data tests.
 
 Everything is made up (no real annotation text, no Charades data): only the *formats* of the official
 files are reproduced, so these fixtures can live in the repository.
@@ -344,3 +344,16 @@ def write_all_downloads(root: Path) -> dict[str, Path]:
         "tvqa": write_tvqa(root / "tvqa"),
         "vlep": write_vlep(root / "vlep"),
     }
+
+
+def write_frame_folder(folder: Path, num_frames: int, size: tuple[int, int] = (24, 16)) -> Path:
+    """``frame000001.jpg`` .. as MA-LMM extracts them; frame k is a flat image of gray level 10 * k so a
+    test can tell which frame it got back (JPEG keeps flat images within a level or two)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    width, height = size
+    for k in range(num_frames):
+        pixels = np.full((height, width, 3), min(10 * k, 250), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"frame{k + 1:06d}.jpg", quality=95)
+    return folder

@@ -10,10 +10,11 @@
     lavis-prepare vlep --input DIR --output DIR [--tvqa-dir tvqa --youtube-dir youtube]
     lavis-prepare check-videos --video-root DIR --annotations FILE [FILE ...] [--report out.json]
     lavis-prepare reencode --input-root DIR --output-root DIR [--fps 15 --short-side 256]
+    lavis-prepare extract-frames --videos DIR --output DIR [--fps 10 --short-side 256]
     lavis-prepare shards --video-root DIR --annotations FILE --output DIR [--samples-per-shard N]
 
-Exit status: 0 success, 1 check-videos found problems (or some re-encodes failed), 2 bad input
-(one message on stderr, no traceback).
+Exit status: 0 success, 1 check-videos found problems (or some re-encodes / frame extractions failed),
+2 bad input (one message on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 from pathlib import Path
 
 from lavis.common.errors import LavisError
+from lavis.datasets.prepare.extract_frames import VIDEO_EXTS
 from lavis.datasets.prepare.lvu import TASKS
 
 
@@ -92,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--overwrite", action="store_true", help="re-encode even if the output exists")
 
+    p = sub.add_parser("extract-frames", help="extract JPEG frames at a fixed fps (MA-LMM's frame folders; PyAV)")
+    p.add_argument("--videos", required=True, type=Path, help="folder with the videos (searched recursively)")
+    p.add_argument("--output", required=True, type=Path, help="frame root: <output>/<video>/frame000001.jpg")
+    p.add_argument("--fps", type=float, default=10.0, help="frames per second (default 10, as MA-LMM)")
+    p.add_argument("--short-side", type=int, default=256, help="short side in pixels (default 256)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")
+    p.add_argument("--ext", nargs="+", default=list(VIDEO_EXTS), help="video extensions to look for")
+    p.add_argument("--workers", type=int, default=None, help="parallel processes (0 = in this process)")
+    p.add_argument("--overwrite", action="store_true", help="extract again even if the frame folder exists")
+
     p = sub.add_parser("shards", help="pack videos + annotations into webdataset tar shards")
     p.add_argument("--video-root", required=True, type=Path)
     p.add_argument("--annotations", required=True, type=Path, help="one annotation file (one split)")
@@ -109,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         return _reencode(args)
     if args.command == "shards":
         return _shards(args)
+    if args.command == "extract-frames":
+        return _extract_frames(args)
     return _prepare(args)
 
 
@@ -168,6 +182,23 @@ def _reencode(args: argparse.Namespace) -> int:
     print(
         f"re-encoded {len(report.written)} video(s) to {args.output_root} ({args.fps:g} fps, short side "
         f"{args.short_side}); {len(report.skipped_existing)} already present; {len(report.failed)} failed"
+    )
+    return 1 if report.failed else 0
+
+
+def _extract_frames(args: argparse.Namespace) -> int:
+    from lavis.datasets.prepare.extract_frames import extract_frames_tree
+
+    report = extract_frames_tree(
+        args.videos, args.output, fps=args.fps, short_side=args.short_side, quality=args.quality,
+        exts=tuple(args.ext), workers=args.workers, overwrite=args.overwrite,
+    )
+    for rel, error in sorted(report.failed.items()):
+        print(f"FAILED {rel}: {error}")
+    print(
+        f"extracted {len(report.written)} video(s) ({sum(report.written.values())} frames) to {args.output} "
+        f"({args.fps:g} fps, short side {args.short_side}); {len(report.skipped_existing)} already present; "
+        f"{len(report.failed)} failed"
     )
     return 1 if report.failed else 0
 
