@@ -1,8 +1,10 @@
 """Reading frames from video files (decord) and choosing which frames to read.
 
 Frame choice follows Mr. BLIP: the (optionally clipped) video is cut into N equal segments; training
-takes a random frame inside each segment, evaluation takes each segment's midpoint. A frame's timestamp
-is ``index / average_fps`` in seconds. Frames are decoded directly at the model's square input size.
+takes a random frame inside each segment, evaluation takes each segment's midpoint. MA-LMM evaluates
+(and trains LVU) with ``linspace`` instead: N evenly spaced indices from the first to the last frame,
+rounded. A frame's timestamp is ``index / average_fps`` in seconds. Frames are decoded directly at the
+model's square input size.
 """
 
 from __future__ import annotations
@@ -43,12 +45,19 @@ class InMemoryVideo:
 def segment_indices(
     start: int, end: int, num_frames: int, sampling: str, rng: np.random.Generator | None = None
 ) -> list[int]:
-    """One frame index per segment of ``[start, end)``; always ``num_frames`` indices.
+    """``num_frames`` frame indices in ``[start, end)``.
 
+    ``random``: a random index in each of ``num_frames`` equal segments; ``middle`` (alias ``uniform``):
+    each segment's midpoint; ``linspace``: ``rint(linspace(start, end - 1, num_frames))``, first and
+    last frame included (MA-LMM's evaluation sampling).
     A video with fewer frames than ``num_frames`` yields repeated indices rather than a shorter list,
     so every sample of a batch has the same number of frames.
     """
     end = max(end, start + 1)
+    if sampling == "linspace":
+        if num_frames <= 0:
+            raise ValueError("num_frames must be positive")
+        return [int(i) for i in np.rint(np.linspace(start, end - 1, num_frames))]
     indices = []
     for lo, hi in segment_bounds(start, end, num_frames):
         if sampling == "random":
@@ -58,7 +67,7 @@ def segment_indices(
         elif sampling in ("middle", "uniform"):
             indices.append(min(int((lo + hi) // 2), hi - 1))
         else:
-            raise ValueError(f"unknown sampling {sampling!r} (expected 'random' or 'middle')")
+            raise ValueError(f"unknown sampling {sampling!r} (expected 'random', 'middle' or 'linspace')")
     return [min(max(i, 0), end - 1) for i in indices]
 
 
@@ -73,6 +82,16 @@ def segment_bounds(start: int, end: int, num_frames: int) -> list[tuple[int, int
     end = max(end, start + 1)
     edges = np.linspace(start, end, num_frames + 1).astype(int)
     return [(int(lo), int(max(hi, lo + 1))) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def clip_bounds(clip: tuple[float, float] | None, fps: float, vlen: int) -> tuple[int, int]:
+    """Frame range ``[start, end)`` of a clip window in seconds (the whole video without one), clamped
+    to the video and at least one frame long."""
+    if clip is None:
+        return 0, vlen
+    start = min(max(int(clip[0] * fps), 0), vlen - 1)
+    end = min(max(int(clip[1] * fps), start + 1), vlen)
+    return start, end
 
 
 def open_video(path: str | os.PathLike | InMemoryVideo, image_size: int | None = None):
@@ -116,10 +135,7 @@ def load_video_frames(
     fps = float(reader.get_avg_fps())
     if not fps > 0:
         raise DataError(f"Video reports an invalid frame rate ({fps}): {path}")
-    start, end = 0, vlen
-    if clip is not None:
-        start = min(max(int(clip[0] * fps), 0), vlen - 1)
-        end = min(max(int(clip[1] * fps), start + 1), vlen)
+    start, end = clip_bounds(clip, fps, vlen)
     indices = segment_indices(start, end, num_frames, sampling, rng)
     segments = segment_bounds(start, end, num_frames)
     try:

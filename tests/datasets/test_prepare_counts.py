@@ -11,7 +11,7 @@ import pytest
 
 from lavis.datasets.annotations import check_record, load_annotations
 from lavis.datasets.prepare import prepare_dataset
-from lavis.datasets.prepare.nextqa import check_qa_record
+from lavis.datasets.prepare.nextqa import check_nextqa_record
 
 EXPECTED = {
     "qvh": {"train": 7218, "val": 1550, "test": 1542},
@@ -59,7 +59,7 @@ def test_counts_are_exact(prepared, key):
 
 @pytest.mark.parametrize("key", list(EXPECTED))
 def test_qids_unique_and_windows_inside_video(prepared, key):
-    checker = check_qa_record if key.startswith("next") else check_record
+    checker = check_nextqa_record if key.startswith("next") else check_record
     seen: set[str] = set()
     for path in sorted(prepared[key].glob("*.json")):
         if path.name == "prepare_manifest.json":

@@ -11,16 +11,52 @@ from pathlib import Path
 from typing import Any
 
 from lavis.common.errors import DataError
-from lavis.datasets.prepare import anet, anet_tal, charades, nextgqa, nextqa, qvh
-from lavis.datasets.prepare.common import write_prepared
+from lavis.datasets.prepare import (
+    anet,
+    anet_tal,
+    breakfast,
+    captions,
+    charades,
+    coin,
+    lvu,
+    nextgqa,
+    nextqa,
+    qvh,
+    star,
+    tvqa,
+    videoqa,
+    vlep,
+)
+from lavis.datasets.prepare.common import DatasetSpec, write_prepared
 
-DATASETS = {
-    "qvh": qvh,
-    "charades_sta": charades,
-    "anet": anet,
-    "anet_tal": anet_tal,
-    "nextqa": nextqa,
-    "nextgqa": nextgqa,
+
+def _spec(module) -> DatasetSpec:
+    return DatasetSpec(module.prepare, module.KNOWN_OUTPUTS)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    # moment retrieval, temporal action localisation, multiple-choice QA (Mr. BLIP, CALCE, SMS)
+    "qvh": _spec(qvh),
+    "charades_sta": _spec(charades),
+    "anet": _spec(anet),
+    "anet_tal": _spec(anet_tal),
+    "nextqa": _spec(nextqa),
+    "nextgqa": _spec(nextgqa),
+    # MA-LMM: long-video classification, open-ended QA, captioning (frame folders at 10 fps)
+    "lvu": _spec(lvu),
+    "breakfast": _spec(breakfast),
+    "coin": _spec(coin),
+    "msrvtt_qa": videoqa.MSRVTT_QA,
+    "msvd_qa": videoqa.MSVD_QA,
+    "activitynet_qa": videoqa.ACTIVITYNET_QA,
+    "msrvtt_caption": captions.MSRVTT_CAPTION,
+    "msvd_caption": captions.MSVD_CAPTION,
+    "youcook2": captions.YOUCOOK2,
+    # SeViLA: multiple-choice QA with clip windows
+    "star": _spec(star),
+    "how2qa": tvqa.HOW2QA,
+    "tvqa": tvqa.TVQA,
+    "vlep": _spec(vlep),
 }
 
 
@@ -39,7 +75,7 @@ def prepare_dataset(name: str, input_dir: str | Path, output_dir: str | Path, **
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise DataError(f"--input {input_dir} is not a directory")
-    module = DATASETS[name]
-    prepared = module.prepare(input_dir, **options)
-    counts = write_prepared(prepared, Path(output_dir), module.KNOWN_OUTPUTS)
+    spec = DATASETS[name]
+    prepared = spec.prepare(input_dir, **options)
+    counts = write_prepared(prepared, Path(output_dir), spec.known_outputs)
     return PrepareResult(name, Path(output_dir), counts, prepared.notes)

@@ -3,12 +3,18 @@
     lavis-prepare qvh --input DIR --output DIR
     lavis-prepare charades_sta --input DIR --output DIR [--split custom|original]
     lavis-prepare anet | anet_tal | nextqa | nextgqa --input DIR --output DIR
+    lavis-prepare lvu --input DIR --output DIR [--task TASK] [--history 100 --stride 20]
+    lavis-prepare breakfast | coin | msrvtt_qa | msvd_qa | activitynet_qa --input DIR --output DIR
+    lavis-prepare msrvtt_caption | msvd_caption | youcook2 --input DIR --output DIR
+    lavis-prepare star | how2qa | tvqa --input DIR --output DIR
+    lavis-prepare vlep --input DIR --output DIR [--tvqa-dir tvqa --youtube-dir youtube]
     lavis-prepare check-videos --video-root DIR --annotations FILE [FILE ...] [--report out.json]
     lavis-prepare reencode --input-root DIR --output-root DIR [--fps 15 --short-side 256]
+    lavis-prepare extract-frames --videos DIR --output DIR [--fps 10 --short-side 256]
     lavis-prepare shards --video-root DIR --annotations FILE --output DIR [--samples-per-shard N]
 
-Exit status: 0 success, 1 check-videos found problems (or some re-encodes failed), 2 bad input
-(one message on stderr, no traceback).
+Exit status: 0 success, 1 check-videos found problems (or some re-encodes / frame extractions failed),
+2 bad input (one message on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import sys
 from pathlib import Path
 
 from lavis.common.errors import LavisError
+from lavis.datasets.prepare.extract_frames import VIDEO_EXTS
+from lavis.datasets.prepare.lvu import TASKS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +58,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nextqa-input", type=Path,
                    help="NExT-QA csv folder: take answer indices from it (resolves duplicated option texts)")
 
+    p = dataset("lvu", "LVU (MA-LMM's {train,val,test}.json): one record per window, <task>_<split>.json")
+    p.add_argument("--task", choices=TASKS, help="one of the 7 classification tasks (default: all)")
+    p.add_argument("--history", type=int, default=100, help="window length in seconds (default 100)")
+    p.add_argument("--stride", type=int, default=20, help="seconds between window starts (default 20)")
+    dataset("breakfast", "Breakfast (MA-LMM's {train,val}.json)")
+    dataset("coin", "COIN (MA-LMM's COIN.json)")
+    dataset("msrvtt_qa", "MSRVTT-QA (MA-LMM's qa_{train,val,test}.json)")
+    dataset("msvd_qa", "MSVD-QA (MA-LMM's qa_{train,val,test}.json)")
+    dataset("activitynet_qa", "ActivityNet-QA (MA-LMM's qa_{train,val,test}.json)")
+    dataset("msrvtt_caption", "MSRVTT captioning (MA-LMM's cap_{train,val,test}.json)")
+    dataset("msvd_caption", "MSVD captioning (MA-LMM's cap_{train,val,test}.json)")
+    dataset("youcook2", "YouCook2 captioning (MA-LMM's cap_{train,val}.json; cap_test.json has no captions)")
+    dataset("star", "STAR: STAR_{train,val}.json")
+    dataset("how2qa", "How2QA: how2qa_{train,val}_release.jsonl")
+    dataset("tvqa", "TVQA: tvqa_{train,val}.jsonl")
+    p = dataset("vlep", "VLEP: vlep_{train,dev}_release.jsonl (dev is written as val)")
+    p.add_argument("--tvqa-dir", default="tvqa", help="folder of the TVQA clips under the video root (default tvqa)")
+    p.add_argument("--youtube-dir", default="youtube",
+                   help="folder of the YouTube vlog clips under the video root (default youtube)")
+
     p = sub.add_parser("check-videos", help="report missing, empty, unreadable or too-short videos")
     p.add_argument("--video-root", required=True, type=Path)
     p.add_argument("--annotations", required=True, type=Path, nargs="+", help="annotation files (JSON/JSONL)")
@@ -65,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ext", default=".mp4")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--overwrite", action="store_true", help="re-encode even if the output exists")
+
+    p = sub.add_parser("extract-frames", help="extract JPEG frames at a fixed fps (MA-LMM's frame folders; PyAV)")
+    p.add_argument("--videos", required=True, type=Path, help="folder with the videos (searched recursively)")
+    p.add_argument("--output", required=True, type=Path, help="frame root: <output>/<video>/frame000001.jpg")
+    p.add_argument("--fps", type=float, default=10.0, help="frames per second (default 10, as MA-LMM)")
+    p.add_argument("--short-side", type=int, default=256, help="short side in pixels (default 256)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG quality 1-100 (default 95)")
+    p.add_argument("--ext", nargs="+", default=list(VIDEO_EXTS), help="video extensions to look for")
+    p.add_argument("--workers", type=int, default=None, help="parallel processes (0 = in this process)")
+    p.add_argument("--overwrite", action="store_true", help="extract again even if the frame folder exists")
 
     p = sub.add_parser("shards", help="pack videos + annotations into webdataset tar shards")
     p.add_argument("--video-root", required=True, type=Path)
@@ -83,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         return _reencode(args)
     if args.command == "shards":
         return _shards(args)
+    if args.command == "extract-frames":
+        return _extract_frames(args)
     return _prepare(args)
 
 
@@ -94,12 +134,15 @@ def _prepare(args: argparse.Namespace) -> int:
         "anet_tal": lambda: {"video_prefix": args.video_prefix},
         "nextqa": lambda: {"map_path": args.map},
         "nextgqa": lambda: {"map_path": args.map, "nextqa_input": args.nextqa_input},
+        "lvu": lambda: {"task": args.task, "history": args.history, "stride": args.stride},
+        "vlep": lambda: {"tvqa_dir": args.tvqa_dir, "youtube_dir": args.youtube_dir},
     }.get(args.command, dict)()
     result = prepare_dataset(args.command, args.input, args.output, **options)
     print(f"{result.dataset}: wrote {len(result.counts)} files to {result.output_dir}")
     has_windows = any(name.endswith("_float.json") for name in result.counts)
+    width = max(22, *(len(name) for name in result.counts))
     for name, count in result.counts.items():
-        print(f"  {name:<22} {count:>7} records  {_describe(name, has_windows)}".rstrip())
+        print(f"  {name:<{width}} {count:>7} records  {_describe(name, has_windows)}".rstrip())
     for note in result.notes:
         print(f"  note: {note}")
     return 0
@@ -139,6 +182,23 @@ def _reencode(args: argparse.Namespace) -> int:
     print(
         f"re-encoded {len(report.written)} video(s) to {args.output_root} ({args.fps:g} fps, short side "
         f"{args.short_side}); {len(report.skipped_existing)} already present; {len(report.failed)} failed"
+    )
+    return 1 if report.failed else 0
+
+
+def _extract_frames(args: argparse.Namespace) -> int:
+    from lavis.datasets.prepare.extract_frames import extract_frames_tree
+
+    report = extract_frames_tree(
+        args.videos, args.output, fps=args.fps, short_side=args.short_side, quality=args.quality,
+        exts=tuple(args.ext), workers=args.workers, overwrite=args.overwrite,
+    )
+    for rel, error in sorted(report.failed.items()):
+        print(f"FAILED {rel}: {error}")
+    print(
+        f"extracted {len(report.written)} video(s) ({sum(report.written.values())} frames) to {args.output} "
+        f"({args.fps:g} fps, short side {args.short_side}); {len(report.skipped_existing)} already present; "
+        f"{len(report.failed)} failed"
     )
     return 1 if report.failed else 0
 

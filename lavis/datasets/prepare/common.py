@@ -96,6 +96,15 @@ class Prepared:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One ``prepare`` command: the function that reads the official files, and every file name it may
+    write in any of its modes (used to refuse mixing outputs of different runs)."""
+
+    prepare: Callable[..., Prepared]
+    known_outputs: list[str]
+
+
 # ---------------------------------------------------------------------------------------------- inputs
 
 
@@ -105,6 +114,22 @@ def find_input(input_dir: Path, name: str, what: str) -> Path:
     if not path.is_file():
         raise DataError(f"{path} not found: expected {what} (see mr_BLIP_data/README.md for the download)")
     return path
+
+
+def find_splits(
+    input_dir: Path, files: dict[str, str], what: str, optional: Iterable[str] = ("train",)
+) -> tuple[dict[str, Path], list[str]]:
+    """``split -> path`` of the official files present, and a note for each optional one that is not
+    (a missing required file is an error saying what to download)."""
+    optional = set(optional)
+    paths, notes = {}, []
+    for split, name in files.items():
+        path = Path(input_dir) / name
+        if split in optional and not path.is_file():
+            notes.append(f"{what}: no {name} in {input_dir}; no {split} file was written")
+            continue
+        paths[split] = find_input(Path(input_dir), name, f"the {what} {split} annotations")
+    return paths, notes
 
 
 def read_jsonl(path: Path, problems: Problems) -> Iterator[tuple[str, Any]]:
@@ -151,6 +176,14 @@ def read_json(path: Path) -> Any:
             return json.load(f)
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}:{err.colno}: invalid JSON: {err.msg}") from None
+
+
+def read_keyed_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object keyed by sample or video id (the MA-LMM annotation layout)."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object keyed by {what}, got {type(data).__name__}")
+    return data
 
 
 def as_number(value: Any) -> float | None:
@@ -211,6 +244,30 @@ def clean_window(
         end = float(duration)
         fixes.clamped_end += 1
     return [start, end, raw[2].strip()] if label else [start, end]
+
+
+def positive_int(value: Any, name: str, where: str, problems: Problems) -> int | None:
+    """An integer count (frames) > 0; ``12.0`` is accepted as 12, ``12.5`` and ``"12"`` are not."""
+    ok = (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        and value == int(value) and value > 0
+    )
+    if not ok:
+        problems.add(where, f"'{name}' must be a positive integer, got {value!r}")
+        return None
+    return int(value)
+
+
+def require_fields(row: Any, fields: Iterable[str], where: str, problems: Problems) -> bool:
+    """Is ``row`` an object with all ``fields``? If not, one problem says which are missing."""
+    if not isinstance(row, dict):
+        problems.add(where, f"expected a JSON object, got {type(row).__name__}")
+        return False
+    missing = [f for f in fields if f not in row]
+    if missing:
+        problems.add(where, f"missing field(s) {', '.join(missing)}")
+        return False
+    return True
 
 
 def nonempty_text(value: Any, name: str, where: str, problems: Problems) -> str | None:

@@ -32,7 +32,7 @@ from lavis.datasets.prepare.common import (
 )
 from lavis.datasets.prepare.nextqa import (
     MAP_FILE,
-    check_qa_record,
+    check_nextqa_record,
     load_video_map,
     read_questions,
 )
@@ -79,7 +79,7 @@ def prepare(input_dir: Path, map_path: Path | None = None, nextqa_input: Path | 
         dataset="nextgqa",
         splits=splits,
         inputs=inputs,
-        validator=check_qa_record,
+        validator=check_nextqa_record,
         notes=notes,
         options={"nextqa_input": str(nextqa_input) if nextqa_input else None},
     )

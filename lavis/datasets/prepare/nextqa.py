@@ -1,6 +1,8 @@
 """NExT-QA (``{train,val,test}.csv`` + ``map_vid_vidorID.json``) → multiple-choice QA annotation files.
 
-Record format (shared with NExT-GQA, which adds ``relevant_windows`` and ``duration``)::
+Record format (the multiple-choice format of :mod:`lavis.datasets.records`, checked by
+:func:`~lavis.datasets.records.check_mc_qa_record` with 5 options; NExT-GQA adds ``relevant_windows``
+and ``duration``)::
 
     {"video": "<vidor dir>/<video id>", "qid": "<type>_<video id>_<qid>", "question": "...",
      "options": [5 strings], "answer": <0..4>, "type": "CW"}
@@ -22,47 +24,19 @@ from lavis.datasets.prepare.common import (
     Prepared,
     Problems,
     as_number,
-    check_windows_in_range,
     find_input,
     nonempty_text,
     read_csv,
     read_json,
 )
+from lavis.datasets.records import mc_qa_checker
 
 NUM_OPTIONS = 5
 OPTION_COLUMNS = [f"a{i}" for i in range(NUM_OPTIONS)]
 SPLITS = ("train", "val", "test")
 MAP_FILE = "map_vid_vidorID.json"
 KNOWN_OUTPUTS = [f"{s}.json" for s in SPLITS]
-
-
-def check_qa_record(rec: Any, where: str) -> dict[str, Any]:
-    """The QA counterpart of ``annotations.check_record``: the fields a QA dataset and its metric read."""
-    if not isinstance(rec, dict):
-        raise DataError(f"{where}: expected an object, got {type(rec).__name__}")
-    for name in ("video", "qid", "question", "type"):
-        if not isinstance(rec.get(name), str) or not rec[name]:
-            raise DataError(f"{where}: field '{name}' must be non-empty text, got {rec.get(name)!r}")
-    options = rec.get("options")
-    if not isinstance(options, list) or len(options) != NUM_OPTIONS or not all(
-        isinstance(o, str) and o for o in options
-    ):
-        raise DataError(f"{where}: 'options' must be {NUM_OPTIONS} non-empty strings, got {options!r}")
-    answer = rec.get("answer")
-    if isinstance(answer, bool) or not isinstance(answer, int) or not 0 <= answer < NUM_OPTIONS:
-        raise DataError(f"{where}: 'answer' must be an option index 0..{NUM_OPTIONS - 1}, got {answer!r}")
-    if "duration" in rec:
-        duration = rec["duration"]
-        if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not duration > 0:
-            raise DataError(f"{where}: 'duration' must be a positive number, got {duration!r}")
-    if "relevant_windows" in rec:
-        windows = rec["relevant_windows"]
-        if not isinstance(windows, list) or not windows or not all(
-            isinstance(w, list) and len(w) == 2 and all(isinstance(x, (int, float)) for x in w) for w in windows
-        ):
-            raise DataError(f"{where}: 'relevant_windows' must be a non-empty list of [start, end]")
-        check_windows_in_range(rec, where)
-    return rec
+check_nextqa_record = mc_qa_checker(NUM_OPTIONS)  # the multiple-choice format of lavis.datasets.records
 
 
 def load_video_map(path: Path) -> dict[str, str]:
@@ -90,7 +64,7 @@ def prepare(input_dir: Path, map_path: Path | None = None) -> Prepared:
         dataset="nextqa",
         splits=splits,
         inputs=[map_path, *paths.values()],
-        validator=check_qa_record,
+        validator=check_nextqa_record,
         windows=False,
         notes=notes,
     )
