@@ -36,7 +36,9 @@ def main() -> int:
     start = time.time()
     proc = subprocess.run(
         ["bash", str(REPO / "run_scripts/demo/mr_blip_synthetic.sh"), "--options", *options],
-        cwd=REPO, capture_output=True, text=True, env=dict(os.environ),
+        cwd=REPO, capture_output=True, text=True,
+        # The demo script calls `python`: make it the interpreter running this benchmark (e.g. a venv's).
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
     wall = time.time() - start
     if proc.returncode != 0:
