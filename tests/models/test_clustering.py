@@ -69,3 +69,40 @@ def test_vote_filter_keeps_voted_clusters_anywhere_in_the_video():
     # window itself (frame 2), dilated by one frame
     kept = clustering.vote_filter(ids, stamps, [[0, 3]], top_clusters=1, bias=1)
     assert kept.nonzero().flatten().tolist() == [0, 1, 2, 3, 5, 6, 7, 8]
+
+
+def test_speech_frames_and_the_talk_override():
+    assert clustering.speech_frame_mask([[2, 4], [18, 25]], 10, 20.0).nonzero().flatten().tolist() == [
+        1,
+        2,
+        9,
+    ]
+    visual = torch.zeros(10, dtype=torch.bool)
+    visual[5] = True
+    spans = [[2, 4]]
+    talk = clustering.talk_override(visual, "Query: a man talks to the camera\n", spans, 20.0)
+    assert talk.nonzero().flatten().tolist() == [1, 2]
+    assert torch.equal(clustering.talk_override(visual, "Query: a man talks\n", [], 20.0), visual)
+    assert torch.equal(clustering.talk_override(visual, "Query: a dog runs\n", spans, 20.0), visual)
+
+
+def test_compress_mask_halves_the_longest_non_key_run_first():
+    key = torch.zeros(12, dtype=torch.bool)
+    key[:4] = True
+    key_out, nonkey_out = clustering.compress_mask(key, ~key, target=8)
+    assert torch.equal(key_out, key)
+    assert nonkey_out.nonzero().flatten().tolist() == [4, 6, 8, 10]
+
+
+def test_compress_mask_random_drops_prefer_non_key_frames():
+    key = torch.zeros(4, dtype=torch.bool)
+    key[0] = True
+    nonkey = torch.zeros(4, dtype=torch.bool)
+    nonkey[2] = True  # runs of one frame cannot be thinned: only the random drops can meet the budget
+    kept_key = 0
+    for seed in range(200):
+        k, n = clustering.compress_mask(key, nonkey, target=1, generator=torch.Generator().manual_seed(seed))
+        assert int((k | n).sum()) == 1
+        kept_key += int(k[0])
+    # per round: the non-key frame goes with p=0.7, else the key frame with p=0.3 -> P(key kept) = 0.7/0.79
+    assert 150 < kept_key < 195

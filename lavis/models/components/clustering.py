@@ -101,3 +101,76 @@ def vote_filter(
     kept = [cluster for cluster, _ in votes.most_common(top_clusters)]
     in_kept = torch.isin(cluster_ids, torch.tensor(kept, dtype=cluster_ids.dtype))
     return dilate(in_kept | in_window, bias)
+
+
+TALK_WORDS: tuple[str, ...] = ("talk", "speak", "say", "describe", "explain", "chat", "shout", "scream")
+
+
+def speech_frame_mask(spans: Sequence[Sequence[float]], num_frames: int, duration: float) -> torch.Tensor:
+    """Frames covered by speech spans: int(s*T/d) .. min(int(e*T/d), T-1), inclusive."""
+    mask = torch.zeros(num_frames, dtype=torch.bool)
+    for start, end in spans:
+        first = int(start * num_frames / duration)
+        last = min(int(end * num_frames / duration), num_frames - 1)
+        if first <= last:
+            mask[first : last + 1] = True
+    return mask
+
+
+def talk_override(
+    mask: torch.Tensor, prompt: str, spans: Sequence[Sequence[float]], duration: float
+) -> torch.Tensor:
+    """When the query is about speech (a plain substring of TALK_WORDS in the prompt) and there is speech,
+    the key frames are the speech frames instead: what is said, not what changes on screen, marks the event."""
+    if not spans or not any(word in prompt for word in TALK_WORDS):
+        return mask
+    return speech_frame_mask(spans, len(mask), duration)
+
+
+def _longest_run(mask: torch.Tensor) -> tuple[int, int]:
+    """(start, length) of the longest run of True; the first one on ties; (0, 0) when there is none."""
+    best, start = (0, 0), None
+    for i, on in enumerate([*mask.tolist(), False]):
+        if on and start is None:
+            start = i
+        elif not on and start is not None:
+            if i - start > best[1]:
+                best = (start, i - start)
+            start = None
+    return best
+
+
+def _thin_longest_run(mask: torch.Tensor) -> None:
+    start, length = _longest_run(mask)
+    mask[start + 1 : start + length : 2] = False  # keep the 1st, 3rd, 5th ... frame of the run
+
+
+def compress_mask(
+    key: torch.Tensor, nonkey: torch.Tensor, target: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stage-2 frame budget: at most ``target`` frames in key | nonkey.
+
+    Alternately halves the longest run of non-key frames and then of key frames (up to 1000 rounds); if that
+    is not enough, repeatedly drops a random non-key frame with p=0.7 and a random key frame with p=0.3.
+    Stochastic by design (the reference seeds it; pass ``generator`` to make it reproducible).
+    """
+    key, nonkey = key.clone().bool(), nonkey.clone().bool()
+
+    def count() -> int:
+        return int((key | nonkey).sum())
+
+    for _ in range(1000):
+        if count() <= target:
+            break
+        _thin_longest_run(nonkey)
+        if count() <= target:
+            break
+        _thin_longest_run(key)
+    while count() > target:
+        for mask, keep_prob in ((nonkey, 0.3), (key, 0.7)):
+            on = mask.nonzero().flatten()
+            if len(on) and count() > target:
+                pick = on[torch.randint(len(on), (1,), generator=generator)]
+                if torch.rand(1, generator=generator).item() >= keep_prob:
+                    mask[pick] = False
+    return key, nonkey
