@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import torch
+
 from lavis.datasets.subtitles import Cue
 
 PLACEHOLDER = Cue(-1.0, -1.0, "*None*")
@@ -37,3 +39,22 @@ def text_block(
     """The tokenizer-padded text part; ``stage1_windows`` adds stage 2's ``ref:`` line."""
     ref = "" if stage1_windows is None else f"ref: {[list(w) for w in stage1_windows]}\n"
     return f"Query: {query}\n{ref}Items: {','.join(items)}\n{TASK_PROMPT}"
+
+
+def select_captions(
+    query_vector: torch.Tensor,
+    caption_vectors: torch.Tensor,
+    cues: Sequence[Cue],
+    top: int = 5,
+    threshold: float = 0.9,
+) -> list[Cue]:
+    """The captions worth reading: the ``top`` most similar to the query (cosine of Q-Former [CLS] states),
+    then only those above ``threshold``, most similar first. Empty when none pass (the caller then writes the
+    placeholder), so a video whose speech is unrelated to the query costs no prompt tokens."""
+    if len(cues) != len(caption_vectors):
+        raise ValueError(f"{len(cues)} captions but {len(caption_vectors)} caption vectors")
+    if not cues:
+        return []
+    sims = torch.nn.functional.cosine_similarity(query_vector[None].float(), caption_vectors.float(), dim=-1)
+    best = sims.topk(min(top, len(cues)))
+    return [cues[int(i)] for s, i in zip(best.values, best.indices) if float(s) > threshold]
