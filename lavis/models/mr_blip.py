@@ -109,19 +109,32 @@ class Blip2MR(Blip2T5):
         )
         durations = [float(d) for d in samples["duration"]]
         prompts = self.llm.encode(self.prompt_texts(samples), self.cfg.max_txt_len)
+        slots = self.frame_token_counts(samples, [int(n) for n in frame_counts])
+        extras = self.after_video_ids(samples)
         fmt = self.time_format
         templates = []
-        for ts, n_frames, duration, prompt in zip(timestamps, frame_counts, durations, prompts):
+        for ts, n_frames, duration, prompt, counts, extra in zip(
+            timestamps, frame_counts, durations, prompts, slots, extras
+        ):
             ids: list[int] = []
-            for t in ts[: int(n_frames)]:
-                ids += [FRAME_SLOT] * self.tokens_per_frame
+            for t, n_tokens in zip(ts[: int(n_frames)], counts):
+                ids += [FRAME_SLOT] * n_tokens
                 if self.cfg.interleave_timestamps:
                     ids += self.number_token_ids(fmt.encode(t, duration))
             ids += [self.gt_id] + self.number_token_ids(fmt.encode(duration, duration))
             ids += [self.video_end_id]
+            ids += extra
             ids += list(prompt)
             templates.append(ids)
         return templates
+
+    def frame_token_counts(self, samples: dict[str, Any], frame_counts: list[int]) -> list[list[int]]:
+        """Per sample, the number of embedding slots of each real frame (a system may vary it per frame)."""
+        return [[self.tokens_per_frame] * n for n in frame_counts]
+
+    def after_video_ids(self, samples: dict[str, Any]) -> list[list[int]]:
+        """Per sample, token ids between the video block and the text prompt (none for Mr. BLIP)."""
+        return [[] for _ in samples["query"]]
 
     def frame_embeddings(self, samples: dict[str, Any]) -> torch.Tensor:
         """Real frames of the batch, in (sample, frame) order → (num_frames, tokens_per_frame, d_model)."""

@@ -119,7 +119,7 @@ class QFormerLayer(nn.Module):
     ) -> torch.Tensor:
         hidden = self.attention(hidden, hidden, attention_mask)
         queries, text = hidden[:, :num_queries], hidden[:, num_queries:]
-        if self.has_cross_attention:
+        if self.has_cross_attention and queries.shape[1] > 0:
             queries = self.crossattention(queries, image_embeds, image_mask)
         queries = self.output_query(self.intermediate_query(queries), queries)
         if text.shape[1] > 0:
@@ -198,3 +198,16 @@ class QFormer(nn.Module):
             else:
                 hidden = layer(hidden, mask, image_embeds, image_mask, num_queries)
         return hidden[:, :num_queries]
+
+    def encode_text(self, text_ids: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """Text alone through the Q-Former's BERT (no queries, no image): hidden states (B, L, hidden).
+
+        BLIP-2's Q-Former doubles as a text encoder; CALCE ranks captions by its [CLS] state.
+        """
+        if not self.cfg.use_text_input:
+            raise ValueError("this Q-Former has no text embeddings (model.qformer.use_text_input: false)")
+        no_queries = torch.zeros(text_ids.shape[0], 0, self.cfg.hidden_size, device=text_ids.device)
+        hidden = self.bert.embeddings(no_queries, text_ids)
+        for layer in self.bert.encoder.layer:
+            hidden = layer(hidden, text_mask, None, None, 0)
+        return hidden
