@@ -110,6 +110,9 @@ def build_meta_model(model_cls: type, merged: DictConfig, kind: str = "", source
     tokenizer = load_tokenizer(tokenizer_path, style=style)
     if cfg.qformer.use_text_input and not (cfg.qformer.tokenizer and Path(cfg.qformer.tokenizer).is_dir()):
         cfg.qformer.tokenizer = "tiny"
+    audio = getattr(cfg, "audio_encoder", None)
+    if audio is not None and not (audio.path and Path(audio.path).is_dir()):
+        audio.path = None  # built from the preset's architecture (CLAP HTSAT-fused defaults)
     cfg.llm.arch = _llm_arch(cfg, source)
     cfg.llm.path = None
     cfg.vit_pretrained = cfg.pretrained = cfg.finetuned = None

@@ -1,0 +1,81 @@
+"""SMS (blip2_sms): the audio branch is a pure addition to Mr. BLIP, and audio reaches the frames it belongs to."""
+
+from __future__ import annotations
+
+import torch
+from model_helpers import fake_batch, tiny_model
+from omegaconf import OmegaConf
+
+from lavis.common.config import default_config_path, load_yaml, merge_with_schema
+from lavis.models.sms import Blip2SMS, Blip2SMSConfig
+
+
+def sms(**overrides) -> Blip2SMS:
+    preset = load_yaml(default_config_path("configs/models/blip2_sms/tiny.yaml"))
+    merged = merge_with_schema(
+        Blip2SMSConfig, preset, OmegaConf.create(overrides), path="model", source="test"
+    )
+    torch.manual_seed(1)
+    return Blip2SMS(OmegaConf.to_object(merged)).eval()
+
+
+def with_audio(batch: dict, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    b, t = batch["video"].shape[:2]
+    batch["audio_features"] = torch.nn.functional.normalize(torch.randn(b, t, 512, generator=g), dim=-1)
+    return batch
+
+
+def mr_blip_with_the_same_weights(model: Blip2SMS):
+    mr = tiny_model().eval()
+    missing, unexpected = mr.load_state_dict(model.state_dict(), strict=False)
+    assert not missing
+    assert all(k.startswith(("audio_encoder.", "fusion.")) for k in unexpected)
+    return mr
+
+
+def test_gate_zero_is_exactly_mr_blip():
+    model = sms(gate_value=0.0)
+    mr = mr_blip_with_the_same_weights(model)
+    batch = with_audio(fake_batch(batch=2, frames=4))
+    with torch.no_grad():
+        a, a_mask = model.encoder_inputs(batch)
+        b, b_mask = mr.encoder_inputs(batch)
+        assert torch.equal(a, b) and torch.equal(a_mask, b_mask)
+        assert torch.equal(model(batch)["loss"], mr(batch)["loss"])
+    assert model.generate(batch, max_new_tokens=6) == mr.generate(batch, max_new_tokens=6)
+
+
+def test_learned_gate_lets_the_audio_change_the_input_but_masked_frames_stay_visual():
+    model = sms()
+    mr = mr_blip_with_the_same_weights(model)
+    batch = with_audio(fake_batch(batch=1, frames=3))
+    with torch.no_grad():
+        fused, _ = model.encoder_inputs(batch)
+        visual, _ = mr.encoder_inputs(batch)
+        assert not torch.allclose(fused, visual)
+        other, _ = model.encoder_inputs(with_audio(dict(batch), seed=5))
+        assert not torch.allclose(fused, other)
+        batch["audio_mask"] = torch.zeros(1, 3, dtype=torch.bool)
+        masked, _ = model.encoder_inputs(batch)
+        assert torch.equal(masked, visual)
+
+
+def test_raw_clips_are_encoded_per_frame_and_missing_audio_gives_zeros():
+    model = sms()
+    clips = torch.randn(1, 3, 48000 * 2, generator=torch.Generator().manual_seed(0)) * 0.1
+    mask = torch.tensor([[True, False, True]])
+    emb = model.audio_embeddings({"audio": clips, "audio_mask": mask})
+    assert emb.shape == (1, 3, 512)
+    assert torch.equal(emb[0, 1], torch.zeros(512))
+    assert torch.allclose(emb[0, 0].norm(), torch.tensor(1.0), atol=1e-5)
+    alone = model.audio_encoder(clips[0, 2:3])
+    assert torch.allclose(emb[0, 2], alone[0], atol=1e-5)
+
+
+def test_late_fusion_trains():
+    model = sms(fusion={"late_fusion": True}).train()
+    loss = model(with_audio(fake_batch(batch=2, frames=3)))["loss"]
+    loss.backward()
+    assert model.fusion.audio_t5_proj.weight.grad is not None
+    assert model.fusion.gca.gate.weight.grad is not None
