@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from lavis.common.errors import DataError
+from lavis.datasets.audio import AudioClipConfig, load_frame_audio
 from lavis.datasets.collate import collate_samples
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class VideoRecordDataset(Dataset):
         seed: int = 0,
         records: list[dict[str, Any]] | None = None,
         load: Callable[[str | os.PathLike], list[dict[str, Any]]] | None = None,
+        audio: AudioClipConfig | None = None,
     ) -> None:
         if on_bad_video not in ON_BAD_VIDEO:
             raise DataError(f"on_bad_video must be one of {ON_BAD_VIDEO}, got {on_bad_video!r}")
@@ -55,6 +57,7 @@ class VideoRecordDataset(Dataset):
         self.on_bad_video = on_bad_video
         self.seed = seed
         self.epoch = 0
+        self.audio = audio  # set: every frame also gets its audio clip (SMS): ``audio``, ``audio_mask``
 
     collater = staticmethod(collate_samples)
 
@@ -77,6 +80,7 @@ class VideoRecordDataset(Dataset):
         clip = (rec["start"], rec["end"]) if rec.get("start") is not None and rec.get("end") is not None else None
         try:
             video, frames = self.processor(self.video_path(rec), rng, clip)
+            audio = None if self.audio is None else load_frame_audio(self.video_path(rec), frames, self.audio)
         except DataError as err:
             msg = f"{err} (qid {rec['qid']}, annotation file {self.ann_path})"
             if self.on_bad_video == "skip":
@@ -90,6 +94,8 @@ class VideoRecordDataset(Dataset):
             "vid": rec["video"],
             "index": index,
         }
+        if audio is not None:
+            sample["audio"], sample["audio_mask"] = audio.clips, audio.mask
         sample.update(self.fields(rec, rng))
         sample.setdefault("duration", frames.num_video_frames / frames.fps)
         return sample

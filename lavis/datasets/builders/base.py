@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from torch.utils.data import Dataset
 
 from lavis.common.config import build_processor, one_of, processor_specs
 from lavis.common.errors import ConfigError
+from lavis.datasets.audio import AudioClipConfig
 
 
 class BaseDatasetBuilder:
@@ -52,6 +54,8 @@ class VideoDatasetConfig:
     ann_paths: dict[str, str] = field(default_factory=dict)  # split -> annotation file
     vis_processor: dict = processor_specs({"train": {"name": "video_train"}, "eval": {"name": "video_eval"}})
     on_bad_video: str = one_of("error", "error", "skip")  # skip: drop such samples (counted in the logs)
+    # Per-frame audio clips (SMS): {} = none; else AudioClipConfig fields {clip_seconds, sample_rate, on_missing_audio}
+    audio: dict = field(default_factory=dict)
 
 
 class VideoDatasetBuilder(BaseDatasetBuilder):
@@ -91,5 +95,21 @@ class VideoDatasetBuilder(BaseDatasetBuilder):
             video_ext=self.cfg.video_ext,
             on_bad_video=self.cfg.on_bad_video,
             seed=self.seed,
+            **self.audio_kwargs(),
             **self.dataset_kwargs(split),
         )
+
+    def audio_kwargs(self) -> dict[str, Any]:
+        """``audio=AudioClipConfig(...)`` when the dataset config asks for audio, else nothing."""
+        if not self.cfg.audio:
+            return {}
+        allowed = {f.name for f in dataclasses.fields(AudioClipConfig)}
+        unknown = sorted(set(self.cfg.audio) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"datasets.{self.name}.audio: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
+            )
+        try:
+            return {"audio": AudioClipConfig(**self.cfg.audio)}
+        except ConfigError as err:
+            raise ConfigError(f"datasets.{self.name}.audio: {err}") from None
