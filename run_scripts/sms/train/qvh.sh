@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# SMS: train on qvh with 4 GPUs (set NPROC to change). Extra arguments go to lavis: e.g. --options run.output_dir=...
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+torchrun --nproc_per_node="${NPROC:-4}" -m lavis.train --cfg-path configs/sms/train/qvh.yaml "$@"
