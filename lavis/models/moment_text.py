@@ -101,22 +101,60 @@ def repair_window_text(text: str) -> str | None:
     return "[" + ", ".join(fixed) + "]"
 
 
+def original_window_text(text: str) -> str:
+    """Mr. BLIP's published post-processing, strict: the window list must open the text, windows are split only
+    at whitespace before ``[``, and a window without exactly two integers becomes ``[-1, -1]``."""
+    text = text.split("</s>")[0]
+    if not re.match(r"\[\[.*\]\]", text):
+        return "[[-1, -1]]"
+    out = []
+    for window in re.split(r"\s+(?=\[)", text[1:-1]):
+        window = re.sub(r",+$", "", window)
+        window = re.sub(r"(\d) (\d)", r"\1, \2", window)
+        window = re.sub(r",+", ",", window)
+        numbers = re.findall(r"\d+", window)
+        if len(numbers) != 2:
+            window = "[-1, -1]"
+        elif int(numbers[0]) > int(numbers[1]):
+            window = f"[{numbers[1]}, {numbers[0]}]"
+        out.append(window)
+    return "[" + ", ".join(out) + "]"
+
+
+PARSE_MODES = ("lenient", "original")
+
+
 @dataclass
 class ParsedWindows:
     text: str  # the repaired text (or the raw text when it could not be repaired)
     windows: list[list[Any]]  # in seconds; [[-1, -1]] when invalid
     valid: bool
+    rescued: bool = False  # lenient mode: valid only thanks to a repair the original code did not make
 
 
 def parse_windows(
-    raw: str, duration: float, time_format: TimeFormat, with_labels: bool = False
+    raw: str, duration: float, time_format: TimeFormat, with_labels: bool = False, mode: str = "lenient"
 ) -> ParsedWindows:
     """Generated text → windows in seconds, in generation order (which is their rank).
 
     Unparsable output becomes ``[[-1, -1]]`` and is counted as invalid by the metrics; a malformed window
-    inside an otherwise valid list becomes ``[-1, -1]`` at its position.
+    inside an otherwise valid list becomes ``[-1, -1]`` at its position. ``mode="original"`` parses as the
+    published Mr. BLIP code did (:func:`original_window_text`); the default lenient mode also repairs text the
+    original rejected and marks such answers ``rescued``.
     """
-    repaired = repair_window_text(raw)
+    if mode not in PARSE_MODES:
+        raise ValueError(f"parse mode must be one of {PARSE_MODES}, got {mode!r}")
+    if mode == "original":
+        return _literal_windows(original_window_text(raw), duration, time_format, with_labels)
+    parsed = _literal_windows(repair_window_text(raw), duration, time_format, with_labels, raw)
+    if parsed.valid:
+        parsed.rescued = not _literal_windows(original_window_text(raw), duration, time_format, with_labels).valid
+    return parsed
+
+
+def _literal_windows(
+    repaired: str | None, duration: float, time_format: TimeFormat, with_labels: bool, raw: str = ""
+) -> ParsedWindows:
     if repaired is None:
         return ParsedWindows(raw, [list(w) for w in INVALID], False)
     try:

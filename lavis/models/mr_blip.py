@@ -49,6 +49,7 @@ class Blip2MRConfig(Blip2T5Config):
     interleave_timestamps: bool = True  # False: frames only (no per-frame time tokens)
     frame_token_aggregation: str | None = one_of(None, None, "mean")  # mean: one token per frame, not Nq
     annoying_numbers_limit: int = 200  # remap input integers < limit that tokenize badly (0: off)
+    parse_mode: str = one_of("lenient", "lenient", "original")  # original: the published post-processing, strict
     query_prompt: str = "Query: {query}\n"
     task_prompt: str = "Given the video and the query, find the relevant windows.\nRelevant windows: "
 
@@ -189,6 +190,14 @@ class Blip2MR(Blip2T5):
         raws = self.generate(samples, self.generation_config(generation, **overrides, num_return_sequences=1))
         results = []
         for raw, duration in zip(raws, samples["duration"]):
-            parsed = parse_windows(raw, float(duration), self.time_format)
-            results.append({"raw": raw, "text": parsed.text, "windows": parsed.windows, "valid": parsed.valid})
+            parsed = parse_windows(raw, float(duration), self.time_format, mode=self.cfg.parse_mode)
+            results.append(
+                {
+                    "raw": raw,
+                    "text": parsed.text,
+                    "windows": parsed.windows,
+                    "valid": parsed.valid,
+                    "rescued": parsed.rescued,
+                }
+            )
         return results

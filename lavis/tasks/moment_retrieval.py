@@ -56,6 +56,7 @@ class MomentRetrievalTask(BaseTask):
                     "prediction": out["text"],
                     "pred_windows": out["windows"],
                     "valid": out["valid"],
+                    "rescued": bool(out.get("rescued", False)),
                     "gt_windows": samples["relevant_windows"][i],
                 }
             )
@@ -84,6 +85,8 @@ class MomentRetrievalTask(BaseTask):
             shown = records[: self.run_cfg.plot_predictions]
             plot_windows(shown, result_dir / f"{stem}_windows.png", title=f"{split} ({tag})")
         summary = dict(summary)
+        # answers only the lenient parser could read (the published code scored them as invalid), in %
+        summary["rescued"] = round(100 * sum(r.get("rescued", False) for r in records) / max(len(records), 1), 2)
         summary["agg_metrics"] = summary["R1-avg"]
         if "whole_video_baseline" in out:
             summary["baseline_R1@0.5"] = out["whole_video_baseline"]["R1@0.5"]

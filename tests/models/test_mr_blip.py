@@ -86,7 +86,7 @@ def test_generation_settings_are_honoured(model):
     out = model.t5_model.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=3, num_beams=1)
     assert out.shape[1] <= 4  # start token + 3
     preds = model.predict(batch, num_beams=1, max_new_tokens=3)
-    assert len(preds) == 2 and all(set(p) == {"raw", "text", "windows", "valid"} for p in preds)
+    assert len(preds) == 2 and all(set(p) == {"raw", "text", "windows", "valid", "rescued"} for p in preds)
 
 
 def test_mean_frame_aggregation_uses_one_token_per_frame():
