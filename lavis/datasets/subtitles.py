@@ -73,7 +73,12 @@ def read_srt(path: str | Path) -> list[Cue]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"subtitle file not found: {path}")
-    return parse_srt(path.read_text(encoding="utf-8"), source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte {err.start}); re-save the subtitles as UTF-8") from None
+    return parse_srt(text, source=str(path))
 
 
 def combine_repeats(cues: list[Cue]) -> list[Cue]:

@@ -7,9 +7,12 @@ are shared. Paths interpolate ``${paths.data_root}``, so a user sets the data ro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from torch.utils.data import Dataset
 
+from lavis.common.config import one_of
+from lavis.common.errors import ConfigError
 from lavis.common.registry import register_builder
 from lavis.datasets.builders.base import VideoDatasetBuilder, VideoDatasetConfig
 from lavis.datasets.moment_retrieval import MomentRetrievalDataset
@@ -19,6 +22,8 @@ from lavis.datasets.shards import ShardMomentRetrievalDataset
 @dataclass
 class MomentRetrievalBuilderConfig(VideoDatasetConfig):
     shards: dict[str, str] = field(default_factory=dict)  # split -> webdataset URL ("a-{000..009}.tar"): stream it
+    subtitle_root: str | None = None  # CALCE: a folder of <video>.srt (audio transcripts); None: no subtitles
+    missing_subtitles: str = one_of("error", "error", "empty")  # empty: a video without an SRT has no speech
 
 
 class MomentRetrievalBuilder(VideoDatasetBuilder):
@@ -35,6 +40,13 @@ class MomentRetrievalBuilder(VideoDatasetBuilder):
                 on_bad_video=self.cfg.on_bad_video,
             )
         return super().build_split(split)
+
+    def dataset_kwargs(self, split: str) -> dict:
+        if not self.cfg.subtitle_root:
+            return {}
+        if not Path(self.cfg.subtitle_root).is_dir():
+            raise ConfigError(f"datasets.{self.name}.subtitle_root is not a directory: {self.cfg.subtitle_root}")
+        return {"subtitle_root": self.cfg.subtitle_root, "missing_subtitles": self.cfg.missing_subtitles}
 
 
 @register_builder("qvh")
