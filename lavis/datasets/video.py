@@ -48,7 +48,7 @@ def segment_indices(
     """``num_frames`` frame indices in ``[start, end)``.
 
     ``random``: a random index in each of ``num_frames`` equal segments; ``middle`` (alias ``uniform``):
-    each segment's midpoint; ``linspace``: ``rint(linspace(start, end - 1, num_frames))``, first and
+    each segment's midpoint; ``head``: each segment's first frame (CALCE, train and eval); ``linspace``: ``rint(linspace(start, end - 1, num_frames))``, first and
     last frame included (MA-LMM's evaluation sampling).
     A video with fewer frames than ``num_frames`` yields repeated indices rather than a shorter list,
     so every sample of a batch has the same number of frames.
@@ -66,8 +66,10 @@ def segment_indices(
             indices.append(int(rng.integers(lo, hi)))
         elif sampling in ("middle", "uniform"):
             indices.append(min(int((lo + hi) // 2), hi - 1))
+        elif sampling == "head":
+            indices.append(int(lo))
         else:
-            raise ValueError(f"unknown sampling {sampling!r} (expected 'random', 'middle' or 'linspace')")
+            raise ValueError(f"unknown sampling {sampling!r} (expected 'random', 'middle', 'head' or 'linspace')")
     return [min(max(i, 0), end - 1) for i in indices]
 
 

@@ -100,3 +100,17 @@ def random_resized_crop_params(
     else:
         w, h = width, height
     return (height - h) // 2, (width - w) // 2, h, w
+
+
+@register_processor("video_head_eval")
+class VideoHeadEvalProcessor(VideoEvalProcessor):
+    """CALCE's sampling: the first frame of each of ``n_frms`` equal segments, no augmentation."""
+
+    sampling = "head"
+
+
+@register_processor("video_head_train")
+class VideoHeadTrainProcessor(VideoTrainProcessor):
+    """CALCE's training processor: "head" sampling (as in evaluation) + the shared RandomResizedCrop."""
+
+    sampling = "head"
