@@ -12,6 +12,7 @@
     lavis-prepare reencode --input-root DIR --output-root DIR [--fps 15 --short-side 256]
     lavis-prepare extract-frames --videos DIR --output DIR [--fps 10 --short-side 256]
     lavis-prepare shards --video-root DIR --annotations FILE --output DIR [--samples-per-shard N]
+    lavis-prepare calce-merge --annotations FILE --predictions PRED.jsonl --output FILE
 
 Exit status: 0 success, 1 check-videos found problems (or some re-encodes / frame extractions failed),
 2 bad input (one message on stderr, no traceback).
@@ -104,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="parallel processes (0 = in this process)")
     p.add_argument("--overwrite", action="store_true", help="extract again even if the frame folder exists")
 
+    p = sub.add_parser("calce-merge", help="CALCE: write stage-1 predictions into annotations as stage1_result")
+    p.add_argument("--annotations", required=True, type=Path, help="the split's annotation file (JSON list)")
+    p.add_argument("--predictions", required=True, type=Path,
+                   help="stage-1 <split>_best_predictions.jsonl (qid, pred_windows) of that split")
+    p.add_argument("--output", required=True, type=Path, help="the stage-2 annotation file to write")
+
     p = sub.add_parser("shards", help="pack videos + annotations into webdataset tar shards")
     p.add_argument("--video-root", required=True, type=Path)
     p.add_argument("--annotations", required=True, type=Path, help="one annotation file (one split)")
@@ -123,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         return _shards(args)
     if args.command == "extract-frames":
         return _extract_frames(args)
+    if args.command == "calce-merge":
+        return _calce_merge(args)
     return _prepare(args)
 
 
@@ -154,6 +163,17 @@ def _describe(name: str, has_windows: bool) -> str:
     if name.endswith("_float.json"):
         return "float windows (evaluation ground truth)"
     return "integer-second windows (training targets)" if has_windows else ""
+
+
+def _calce_merge(args: argparse.Namespace) -> int:
+    from lavis.common.io import read_json, read_jsonl, write_json
+    from lavis.datasets.prepare.calce_merge import merge_stage1
+
+    predictions = {str(row["qid"]): row["pred_windows"] for row in read_jsonl(args.predictions)}
+    merged = merge_stage1(read_json(args.annotations), predictions, source=str(args.predictions))
+    write_json(args.output, merged)
+    print(f"wrote {len(merged)} records with stage1_result to {args.output}")
+    return 0
 
 
 def _check_videos(args: argparse.Namespace) -> int:
