@@ -27,7 +27,7 @@ def test_linspace_examples_and_other_modes_unchanged():
     assert segment_indices(0, 100, 5, "linspace") == [0, 25, 50, 74, 99]  # 49.5 rounds to even
     assert segment_indices(0, 3, 5, "linspace") == [0, 0, 1, 2, 2]
     assert segment_indices(0, 40, 4, "middle") == [5, 15, 25, 35]
-    with pytest.raises(ValueError, match="expected 'random', 'middle' or 'linspace'"):
+    with pytest.raises(ValueError, match="expected 'random', 'middle', 'head' or 'linspace'"):
         segment_indices(0, 10, 2, "nearest")
 
 
