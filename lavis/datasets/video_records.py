@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,29 @@ class VideoRecordDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.audio = audio  # set: every frame also gets its audio clip (SMS): ``audio``, ``audio_mask``
+        self.records = self._drop_or_report_missing_videos(self.records)
+
+    def _drop_or_report_missing_videos(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Find missing and empty video files when the split is built, not hours into training: every problem
+        is reported at once (count, first paths, annotation file); ``on_bad_video: skip`` drops those records."""
+        paths = [self.video_path(rec) for rec in records]
+        problems = find_missing_videos(paths)
+        if not problems:
+            return records
+        if self.on_bad_video == "skip":
+            bad = {str(path) for path, _ in problems}
+            logger.warning(
+                "Skipping %d of %d records of %s whose video is missing or empty", len(problems), len(records),
+                self.ann_path,
+            )
+            return [rec for rec, path in zip(records, paths) if str(path) not in bad]
+        qids = {str(path): rec["qid"] for rec, path in zip(records, paths)}
+        shown = "; ".join(f"{path} ({what}, qid {qids[str(path)]})" for path, what in problems[:5])
+        more = f"; ... and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise DataError(
+            f"{len(problems)} of {len(records)} videos referenced by {self.ann_path} are missing or empty: "
+            f"{shown}{more}. Fix the video root, or set on_bad_video: skip in the dataset config to drop them."
+        )
 
     collater = staticmethod(collate_samples)
 
@@ -99,3 +123,26 @@ class VideoRecordDataset(Dataset):
         sample.update(self.fields(rec, rng))
         sample.setdefault("duration", frames.num_video_frames / frames.fps)
         return sample
+
+
+def find_missing_videos(paths: list[Any], workers: int = 16) -> list[tuple[Any, str]]:
+    """``(path, "missing" | "empty")`` for each file that does not exist or has 0 bytes (a frame folder: that
+    is missing or holds nothing), in input order; checked in parallel threads (it is file-system latency).
+    Entries that are not paths (in-memory videos) are not checked."""
+
+    def check(path: Any) -> str | None:
+        if not isinstance(path, (str, os.PathLike)):
+            return None
+        path = Path(path)
+        if path.is_dir():
+            return None if any(path.iterdir()) else "empty"
+        if not path.exists():
+            return "missing"
+        return "empty" if path.stat().st_size == 0 else None
+
+    unique = list(dict.fromkeys(str(p) if isinstance(p, (str, os.PathLike)) else id(p) for p in paths))
+    by_key = {str(p) if isinstance(p, (str, os.PathLike)) else id(p): p for p in paths}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        verdicts = dict(zip(unique, pool.map(lambda key: check(by_key[key]), unique)))
+    return [(by_key[key], verdicts[key]) for key in unique if verdicts[key] is not None]
+

@@ -102,11 +102,10 @@ def test_duplicate_qids_are_rejected(tmp_path):
 
 def test_missing_video_is_fatal_by_default_and_names_file_and_qid(tmp_path, clip_dir):
     records = [*GOOD, {**GOOD[0], "qid": "q2", "video": "gone"}]
-    ds = dataset(tmp_path, clip_dir, records)
     with pytest.raises(DataError) as err:
-        ds[2]
+        dataset(tmp_path, clip_dir, records)  # found when the split is built, before any training step
     msg = str(err.value)
-    assert "Video not found" in msg and "gone.mp4" in msg and "qid q2" in msg and "on_bad_video: skip" in msg
+    assert "1 of 3 videos" in msg and "gone.mp4 (missing, qid q2)" in msg and "on_bad_video: skip" in msg
 
 
 def test_corrupt_and_empty_videos(tmp_path, clip_dir):
@@ -115,19 +114,40 @@ def test_corrupt_and_empty_videos(tmp_path, clip_dir):
     (clip_dir / "empty.mp4").write_bytes(b"")
     (clip_dir / "junk.mp4").write_bytes(b"this is not a video" * 10)
     records = [{**GOOD[0], "qid": f"q{v}", "video": v} for v in ("cut", "empty", "junk")]
-    ds = dataset(tmp_path, clip_dir, records)
+    with pytest.raises(DataError, match=r"empty\.mp4 \(empty, qid qempty\)"):
+        dataset(tmp_path, clip_dir, records)  # a 0-byte file is found when the split is built
+    ds = dataset(tmp_path, clip_dir, [records[0], records[2]])  # the others only fail when decoded
     messages = []
-    for i in range(3):
+    for i in range(2):
         with pytest.raises(DataError) as err:
             ds[i]
         messages.append(str(err.value))
     assert "cut.mp4" in messages[0]
-    assert "empty (0 bytes)" in messages[1] and "empty.mp4" in messages[1]
-    assert "junk.mp4" in messages[2] and "Cannot open video" in messages[2]
+    assert "junk.mp4" in messages[1] and "Cannot open video" in messages[1]
 
 
 def test_skip_mode_returns_none_and_collate_counts(tmp_path, clip_dir):
-    records = [GOOD[0], {**GOOD[1], "video": "gone"}]
+    data = (clip_dir / "a.mp4").read_bytes()
+    (clip_dir / "cut.mp4").write_bytes(data[: len(data) // 3])
+    records = [GOOD[0], {**GOOD[1], "video": "gone"}, {**GOOD[1], "qid": "q2", "video": "cut"}]
     ds = dataset(tmp_path, clip_dir, records, on_bad_video="skip")
-    batch = collate_moment_retrieval([ds[0], ds[1]])
+    assert len(ds) == 2  # the missing video is dropped when the split is built
+    batch = collate_moment_retrieval([ds[0], ds[1]])  # the truncated one fails when decoded: skipped then
     assert batch["num_skipped"] == 1 and batch["qid"] == ["q0"]
+
+
+def test_a_split_with_missing_and_empty_videos_names_them_all_before_training(tmp_path, clip_dir):
+    records = [{**GOOD[0], "qid": f"q{i}", "video": f"v{i:02d}"} for i in range(50)]
+    data = (clip_dir / "a.mp4").read_bytes()
+    for i in range(50):
+        if i not in (7, 21, 33, 45):
+            (clip_dir / f"v{i:02d}.mp4").write_bytes(data)
+    (clip_dir / "v45.mp4").write_bytes(b"")
+    with pytest.raises(DataError) as err:
+        dataset(tmp_path, clip_dir, records)
+    msg = str(err.value)
+    assert msg.startswith("4 of 50 videos referenced by") and "ann" in msg
+    for name, what in (("v07", "missing"), ("v21", "missing"), ("v33", "missing"), ("v45", "empty")):
+        assert f"{name}.mp4 ({what}, qid q{int(name[1:])})" in msg
+    assert len(dataset(tmp_path, clip_dir, records, on_bad_video="skip")) == 46
+

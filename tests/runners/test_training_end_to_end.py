@@ -78,5 +78,5 @@ def test_missing_video_fails_cleanly_and_names_the_file(tmp_path):
     (folder / "videos" / "train_00003.mp4").unlink()
     proc = run_module("lavis.train", "--cfg-path", str(write_config(tmp_path / "cfg.yaml", cfg)))
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "train_00003.mp4" in proc.stderr and "Video not found" in proc.stderr
+    assert "train_00003.mp4 (missing, qid" in proc.stderr and "missing or empty" in proc.stderr
     assert "Traceback" not in proc.stderr
