@@ -102,8 +102,16 @@ def repair_window_text(text: str) -> str | None:
 
 
 def original_window_text(text: str) -> str:
-    """Mr. BLIP's published post-processing, strict: the window list must open the text, windows are split only
-    at whitespace before ``[``, and a window without exactly two integers becomes ``[-1, -1]``."""
+    """Mr. BLIP's published ``post_process``, step for step; ``[[-1, -1]]`` when the text is not a window list.
+
+    The window list must open the text (``re.match``, no ``re.S``); the outer brackets are cut off blindly
+    (first and last character); windows are split only at whitespace before ``[``; per window: trailing commas
+    dropped, ``"d d"`` → ``"d, d"``, repeated commas collapsed, and the window is rewritten as
+    ``[smaller, larger]`` only when it holds exactly two digit runs (``\\d+``) in decreasing order. Nothing else
+    is repaired or removed: a window that is not a pair is judged later, by :func:`_literal_windows` (the
+    original ``moment_str_to_list``). So ``[[1.5, 0.5]]`` (four digit runs) stays as written and reads as the
+    reversed window ``[1.5, 0.5]``, exactly as in the original.
+    """
     text = text.split("</s>")[0]
     if not re.match(r"\[\[.*\]\]", text):
         return "[[-1, -1]]"
@@ -113,10 +121,8 @@ def original_window_text(text: str) -> str:
         window = re.sub(r"(\d) (\d)", r"\1, \2", window)
         window = re.sub(r",+", ",", window)
         numbers = re.findall(r"\d+", window)
-        if len(numbers) != 2:
-            window = "[-1, -1]"
-        elif int(numbers[0]) > int(numbers[1]):
-            window = f"[{numbers[1]}, {numbers[0]}]"
+        if len(numbers) == 2 and int(numbers[0]) > int(numbers[1]):
+            window = "[" + numbers[1] + ", " + numbers[0] + "]"
         out.append(window)
     return "[" + ", ".join(out) + "]"
 
@@ -148,7 +154,9 @@ def parse_windows(
         return _literal_windows(original_window_text(raw), duration, time_format, with_labels)
     parsed = _literal_windows(repair_window_text(raw), duration, time_format, with_labels, raw)
     if parsed.valid:
-        parsed.rescued = not _literal_windows(original_window_text(raw), duration, time_format, with_labels).valid
+        parsed.rescued = not _literal_windows(
+            original_window_text(raw), duration, time_format, with_labels
+        ).valid
     return parsed
 
 
