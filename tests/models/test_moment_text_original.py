@@ -83,3 +83,27 @@ def test_original_swaps_only_two_integers_and_blanks_non_pairs_after_literal_eva
 def test_unknown_mode_is_an_error():
     with pytest.raises(ValueError, match="parse mode"):
         parse_windows("[[1, 2]]", 10.0, SECONDS, mode="strict")
+
+
+def test_model_config_selects_the_parse_mode(monkeypatch):
+    from model_helpers import fake_batch, tiny_config, tiny_model
+
+    from lavis.common.config import check_choices
+    from lavis.common.errors import ConfigError
+    from lavis.models import mr_blip
+
+    assert tiny_config().parse_mode == "lenient"
+    check_choices(tiny_config(parse_mode="original"), mr_blip.Blip2MRConfig, "model", "test")
+    with pytest.raises(ConfigError, match=r"model\.parse_mode"):
+        check_choices(tiny_config(parse_mode="strict"), mr_blip.Blip2MRConfig, "model", "test")
+    m = tiny_model(parse_mode="original")
+    m.eval()
+    seen = []
+
+    def spy(raw, duration, time_format, with_labels=False, mode="lenient"):
+        seen.append(mode)
+        return parse_windows(raw, duration, time_format, with_labels, mode)
+
+    monkeypatch.setattr(mr_blip, "parse_windows", spy)
+    preds = m.predict(fake_batch(batch=2), num_beams=1, max_new_tokens=2)
+    assert seen == ["original", "original"] and all(not p["rescued"] for p in preds)
