@@ -92,6 +92,10 @@ class VideoRecordDataset(Dataset):
         self.epoch = epoch
 
     def video_path(self, rec: dict[str, Any]) -> Any:
+        """``video_root/<video><video_ext>``, or ``video_root/<file_name>`` when the record names its file
+        (UnAV-100 style data, where the id and the file name differ)."""
+        if rec.get("file_name"):
+            return self.video_root / rec["file_name"]
         return self.video_root / f"{rec['video']}{self.video_ext}"
 
     def fields(self, rec: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:

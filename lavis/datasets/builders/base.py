@@ -37,6 +37,21 @@ class BaseDatasetBuilder:
             raise ConfigError(f"datasets.{self.name}.vis_processor has no '{which}' processor")
         return build_processor(specs[which], path=f"datasets.{self.name}.vis_processor.{which}")
 
+    def audio_kwargs(self) -> dict[str, Any]:
+        """``audio=AudioClipConfig(...)`` when the dataset config asks for audio, else nothing."""
+        if not getattr(self.cfg, "audio", None):
+            return {}
+        allowed = {f.name for f in dataclasses.fields(AudioClipConfig)}
+        unknown = sorted(set(self.cfg.audio) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"datasets.{self.name}.audio: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
+            )
+        try:
+            return {"audio": AudioClipConfig(**self.cfg.audio)}
+        except ConfigError as err:
+            raise ConfigError(f"datasets.{self.name}.audio: {err}") from None
+
     def build(self, splits: list[str]) -> dict[str, Dataset]:
         return {split: self.build_split(split) for split in splits}
 
@@ -98,18 +113,3 @@ class VideoDatasetBuilder(BaseDatasetBuilder):
             **self.audio_kwargs(),
             **self.dataset_kwargs(split),
         )
-
-    def audio_kwargs(self) -> dict[str, Any]:
-        """``audio=AudioClipConfig(...)`` when the dataset config asks for audio, else nothing."""
-        if not self.cfg.audio:
-            return {}
-        allowed = {f.name for f in dataclasses.fields(AudioClipConfig)}
-        unknown = sorted(set(self.cfg.audio) - allowed)
-        if unknown:
-            raise ConfigError(
-                f"datasets.{self.name}.audio: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
-            )
-        try:
-            return {"audio": AudioClipConfig(**self.cfg.audio)}
-        except ConfigError as err:
-            raise ConfigError(f"datasets.{self.name}.audio: {err}") from None

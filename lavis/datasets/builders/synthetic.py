@@ -28,6 +28,7 @@ class SyntheticMRBuilderConfig:
     spec: SyntheticSpec = field(default_factory=SyntheticSpec)
     vis_processor: dict = processor_specs({"train": {"name": "video_train"}, "eval": {"name": "video_eval"}})
     on_bad_video: str = one_of("error", "error", "skip")
+    audio: dict = field(default_factory=dict)  # per-frame audio (SMS), as datasets.<name>.audio of video datasets
 
 
 @register_builder("synthetic_mr")
@@ -58,6 +59,7 @@ class SyntheticMRBuilder(BaseDatasetBuilder):
             self.processor_for(split),
             on_bad_video=self.cfg.on_bad_video,
             seed=self.seed,
+            **self.audio_kwargs(),
         )
 
 
