@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from lavis.common.errors import ConfigError
 from lavis.common.registry import register_model
@@ -36,6 +37,9 @@ class Blip2SMSConfig(Blip2MRConfig):
     audio_encoder: AudioEncoderConfig = field(default_factory=AudioEncoderConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     gate_value: float | None = None  # force the fusion gate (0: exactly Mr. BLIP; None: learned)
+    # none: the CLAP embedding as is (SMS) | batch: a trainable BatchNorm1d over it first. Not in SMS; for
+    # encoders whose embeddings barely vary (the tiny random CLAP: cosine 0.99 between a tone and silence)
+    audio_norm: str = "none"
     audio_cache: str | None = None  # folder of cached per-video audio features (audio_source input); None: no cache
 
 
@@ -51,6 +55,9 @@ class Blip2SMS(Blip2MR):
         super().__init__(cfg, tokenizer)
         self.audio_encoder = ClapAudioEncoder(cfg.audio_encoder)
         self.fusion = build_fusion(cfg.fusion, cfg.qformer.hidden_size, self.llm.hidden_size)
+        if cfg.audio_norm not in ("none", "batch"):
+            raise ConfigError(f"model.audio_norm must be 'none' or 'batch', got {cfg.audio_norm!r}")
+        self.audio_norm = nn.BatchNorm1d(cfg.fusion.audio_dim) if cfg.audio_norm == "batch" else None
         self._audio_feature_cache: AudioFeatureCache | None = None  # opened on first use (needs the weight hash)
 
     def expected_missing_keys(self) -> list[str]:
@@ -103,6 +110,8 @@ class Blip2SMS(Blip2MR):
         audio = audio[frame_mask.to(self.device)]
         if audio_mask is not None:
             audio_mask = audio_mask.bool().to(self.device)[frame_mask.to(self.device)]
+        if self.audio_norm is not None:
+            audio = self.normalise_audio(audio, audio_mask)
         proj = self.part("proj")
         if self.cfg.fusion.late_fusion:
             embeds = self.fusion(proj(queries), audio, audio_mask, self.cfg.gate_value)
@@ -111,6 +120,15 @@ class Blip2SMS(Blip2MR):
         if self.cfg.frame_token_aggregation == "mean":
             embeds = embeds.mean(dim=1, keepdim=True)
         return embeds
+
+    def normalise_audio(self, audio: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """``audio_norm: batch`` over the frames that have audio (silent stand-ins would skew the statistics)."""
+        real = torch.ones(audio.shape[0], dtype=torch.bool, device=audio.device) if mask is None else mask
+        if self.training and int(real.sum()) < 2:
+            return audio  # batch statistics need two frames; such a frame is gated off or alone anyway
+        out = audio.clone()
+        out[real] = self.audio_norm(audio[real].float()).to(audio.dtype)
+        return out
 
     def dummy_inputs(self, batch_size: int = 2, num_frames: int = 3) -> dict[str, Any]:
         samples = super().dummy_inputs(batch_size, num_frames)

@@ -113,3 +113,17 @@ def test_deferred_audio_with_another_sample_rate_is_a_config_error(tmp_path):
     source = AudioSource("missing.mp4", ((0.0, 1.0),), AudioClipConfig(sample_rate=16000, defer=True))
     with pytest.raises(ConfigError, match="16000 Hz.*48000 Hz"):
         sms().audio_embeddings({"audio_source": [source]})
+
+
+def test_audio_norm_batch_standardises_only_frames_with_audio():
+    from lavis.common.errors import ConfigError
+
+    model = sms(audio_norm="batch").train()
+    audio = torch.randn(5, 512) * 0.5 + 3.0
+    mask = torch.tensor([True, True, True, False, True])
+    out = model.normalise_audio(audio, mask)
+    assert torch.equal(out[3], audio[3])  # a frame without audio keeps its stand-in
+    assert torch.allclose(out[mask].mean(0), torch.zeros(512), atol=1e-4)
+    assert torch.allclose(out[mask].std(0, unbiased=False), torch.ones(512), atol=1e-2)
+    with pytest.raises(ConfigError, match="audio_norm"):
+        sms(audio_norm="layer")
