@@ -49,7 +49,7 @@ class Blip2MRConfig(Blip2T5Config):
     interleave_timestamps: bool = True  # False: frames only (no per-frame time tokens)
     frame_token_aggregation: str | None = one_of(None, None, "mean")  # mean: one token per frame, not Nq
     annoying_numbers_limit: int = 200  # remap input integers < limit that tokenize badly (0: off)
-    parse_mode: str = one_of("lenient", "lenient", "original")  # original: the published post-processing, strict
+    parse_mode: str = one_of("lenient", "lenient", "original", "calce")  # original: the published post-processing, strict; calce: CALCE's
     query_prompt: str = "Query: {query}\n"
     task_prompt: str = "Given the video and the query, find the relevant windows.\nRelevant windows: "
 
