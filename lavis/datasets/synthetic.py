@@ -253,3 +253,34 @@ def write_qa_annotations(folder: Path, spec: SyntheticSpec) -> None:
             for vid, rec in sorted(first.items())
         ]
         write_json(target, records, indent=None)
+
+
+def _srt_time(seconds: float) -> str:
+    ms = int(round(seconds * 1000))
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def write_subtitles(folder: Path, spec: SyntheticSpec, cue_seconds: float = 1.0) -> Path:
+    """``folder/srts/<video>.srt`` for CALCE: a speaker announces each event as it starts.
+
+    The cue ("look, the screen turns red") opens at the event's start and lasts ``cue_seconds``, so the
+    subtitles carry half of the answer (where the event starts, not where it ends). Written once; reused.
+    """
+    target = Path(folder) / "srts"
+    if (target / "done").is_file():
+        return target
+    target.mkdir(exist_ok=True)
+    cues: dict[str, list[tuple[float, float, str]]] = {}
+    for split in spec.num_videos:
+        for rec in read_json(Path(folder) / f"{split}.json"):
+            start = rec["relevant_windows"][0][0]
+            end = min(start + cue_seconds, rec["duration"])
+            cues.setdefault(rec["video"], []).append((start, end, f"look, {rec['query']}"))
+    for video, entries in cues.items():
+        blocks = [
+            f"{i}\n{_srt_time(s)} --> {_srt_time(e)}\n{text}\n"
+            for i, (s, e, text) in enumerate(sorted(entries), start=1)
+        ]
+        (target / f"{video}.srt").write_text("\n".join(blocks), encoding="utf-8")
+    (target / "done").write_text("")
+    return target
