@@ -53,7 +53,7 @@ def test_records_and_the_leaf_classes_of_the_taxonomy(tmp_path):
             "video": "v_aaa",
             "qid": "ActivityNetTAL_v_aaa",
             "query": "",
-            "duration": 120.5,
+            "duration": 120,
             "relevant_windows": [[3, 60, "Long jump"], [70, 120, "Long jump"]],
         }
     ]
