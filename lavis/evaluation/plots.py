@@ -45,3 +45,62 @@ def plot_windows(records: Sequence[dict[str, Any]], path: str | os.PathLike, tit
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
+
+
+def plot_timeline(
+    thumbnails: Sequence[tuple[float, Any]],
+    duration: float,
+    rows: Sequence[dict[str, Any]],
+    path: str | os.PathLike | None = None,
+    title: str = "",
+) -> Any:
+    """Predicted windows of several queries on one video, under a strip of its frames.
+
+    ``thumbnails``: ``(time in seconds, HxWx3 uint8 array)`` pairs, drawn side by side over the time axis;
+    ``rows``: dicts with ``query`` and ``windows`` (``[start, end, score]`` in seconds, best first).
+    Writes a PNG to ``path`` when given; returns the picture as an HxWx3 uint8 array.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    duration = max(float(duration), 1e-3)
+    n = max(1, len(rows))
+    fig = plt.figure(figsize=(10, 1.6 + 0.55 * n))
+    strip_h = 1.25 / (1.6 + 0.55 * n)
+    ax_img = fig.add_axes((0.03, 1 - strip_h - 0.02, 0.70, strip_h))
+    ax = fig.add_axes((0.03, 0.45 / (1.6 + 0.55 * n), 0.70, 1 - strip_h - 0.04 - 0.45 / (1.6 + 0.55 * n)))
+    width = duration / max(1, len(thumbnails))
+    for k, (_, image) in enumerate(thumbnails):
+        ax_img.imshow(image, extent=(k * width, (k + 1) * width, 0, 1), aspect="auto")
+    ax_img.set_xlim(0, duration)
+    ax_img.set_ylim(0, 1)
+    ax_img.axis("off")
+    for row, rec in enumerate(rows):
+        y = n - 1 - row
+        ax.barh(y, duration, left=0, height=0.8, color="#eeeeee", edgecolor="#999999")
+        for rank, (s, e, *_) in enumerate(rec["windows"]):
+            ax.barh(y, e - s, left=s, height=0.8, color="#1f77b4", alpha=1.0 if rank == 0 else 0.4)
+            if rank == 0:
+                ax.text(s, y, f" {s:.1f}-{e:.1f}s", va="center", fontsize=8, color="white", clip_on=True)
+        if not rec["windows"]:
+            ax.text(duration / 2, y, "no readable window", va="center", ha="center", fontsize=8, color="#d62728")
+        label = str(rec.get("query", ""))
+        ax.text(duration * 1.02, y, (label[:40] + "…") if len(label) > 41 else label, va="center", fontsize=9)
+    ax.set_xlim(0, duration)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.set_yticks([])
+    for spine in ("top", "right", "left"):
+        ax.spines[spine].set_visible(False)
+    ax.set_xlabel("seconds   (blue: predicted windows; faded: lower-ranked)", fontsize=8)
+    if title:
+        ax_img.set_title(title, fontsize=10, loc="left")
+    fig.canvas.draw()
+    picture = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    if path is not None:
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+    return picture

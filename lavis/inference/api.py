@@ -167,7 +167,12 @@ class Predictor:
             for i, (query, qid) in enumerate(zip(queries, qids))
         ]
         dataset = _source_dataset(self.dataset_cls)(
-            "<lavis.inference>", ".", self.processor, video_ext="", seed=self.seed, records=records,
+            "<lavis.inference>",
+            ".",
+            self.processor,
+            video_ext="",
+            seed=self.seed,
+            records=records,
             **self.dataset_kwargs,
         )
         first = dataset[0]
@@ -180,7 +185,9 @@ class Predictor:
 
     # --- the other task families: entry points that systems fill in ----------------------------------
 
-    def multiple_choice(self, video: VideoSource, question: str, options: Sequence[str]) -> MultipleChoiceResult:
+    def multiple_choice(
+        self, video: VideoSource, question: str, options: Sequence[str]
+    ) -> MultipleChoiceResult:
         """The chosen option among ``options`` (and the keyframes, for systems that select them)."""
         self._require("multiple_choice_qa")
         return self.model.predict_multiple_choice(self, video, question, list(options))
@@ -220,7 +227,9 @@ _SOURCE_DATASETS: dict[type, type] = {}
 def _source_dataset(cls: type) -> type:
     """``cls`` reading each record's video from its ``_source`` (a path or in-memory bytes)."""
     if cls not in _SOURCE_DATASETS:
-        _SOURCE_DATASETS[cls] = type(f"Inference{cls.__name__}", (cls,), {"video_path": lambda self, rec: rec["_source"]})
+        _SOURCE_DATASETS[cls] = type(
+            f"Inference{cls.__name__}", (cls,), {"video_path": lambda self, rec: rec["_source"]}
+        )
     return _SOURCE_DATASETS[cls]
 
 
@@ -270,8 +279,9 @@ def load_model(
     else:
         if not arch:
             raise ConfigError("name the model (e.g. 'mr_blip') or give a checkpoint/config that names it")
-        from lavis.common.config import build_config, parse_options
         from omegaconf import OmegaConf
+
+        from lavis.common.config import build_config, parse_options
 
         model_cls = registry.models.get(arch)
         preset = model_type or model_cls.Config.model_type  # the class's default preset, not bare defaults
@@ -281,14 +291,22 @@ def load_model(
         set_seed(42)
         model = model_cls.from_config(cfg_model)
         processor = build_processor(
-            {"name": "video_eval", "n_frms": int(num_frames or DEFAULT_NUM_FRAMES), "image_size": int(cfg_model.vision.img_size)},
+            {
+                "name": "video_eval",
+                "n_frms": int(num_frames or DEFAULT_NUM_FRAMES),
+                "image_size": int(cfg_model.vision.img_size),
+            },
             path="<lavis.load_model> processor",
         )
         from lavis.datasets.moment_retrieval import MomentRetrievalDataset
 
         dataset_cls, kwargs, generation, seed, amp = MomentRetrievalDataset, {}, GenerationConfig(), 42, "off"
 
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = (
+        torch.device(device)
+        if device is not None
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     if dev.type == "cuda" and not torch.cuda.is_available():
         logger.warning("CUDA is not available: running on the CPU")
         dev = torch.device("cpu")
@@ -296,12 +314,23 @@ def load_model(
     model.eval()
     amp_dtype = AMP_DTYPES.get(amp) if (amp != "fp16" or dev.type == "cuda") else None
     return Predictor(
-        name=arch, model=model, processor=processor, dataset_cls=dataset_cls, dataset_kwargs=kwargs,
-        generation=generation, device=dev, amp_dtype=amp_dtype, config=cfg, checkpoint=checkpoint, seed=seed,
+        name=arch,
+        model=model,
+        processor=processor,
+        dataset_cls=dataset_cls,
+        dataset_kwargs=kwargs,
+        generation=generation,
+        device=dev,
+        amp_dtype=amp_dtype,
+        config=cfg,
+        checkpoint=checkpoint,
+        seed=seed,
     )
 
 
-def _experiment_config(arch: str | None, checkpoint: str | None, config: Any, options: list[str]) -> Config | None:
+def _experiment_config(
+    arch: str | None, checkpoint: str | None, config: Any, options: list[str]
+) -> Config | None:
     """The experiment config to build from: ``config``, else the one a runner checkpoint embeds, else None."""
     if config is not None:
         from lavis.common.config import load_config
@@ -321,7 +350,9 @@ def _experiment_config(arch: str | None, checkpoint: str | None, config: Any, op
             raise ConfigError(
                 f"{checkpoint} embeds a config this framework cannot read ({err}); name the model and model_type"
             ) from None
-        logger.warning("Ignoring the config embedded in %s (%s); building %s from its preset", checkpoint, err, arch)
+        logger.warning(
+            "Ignoring the config embedded in %s (%s); building %s from its preset", checkpoint, err, arch
+        )
         return None
 
 
@@ -336,3 +367,19 @@ def _dataset_of(builder: Any) -> tuple[type, dict[str, Any]]:
     if hasattr(builder, "dataset_kwargs"):
         kwargs.update(builder.dataset_kwargs("test"))
     return dataset_cls, kwargs
+
+
+def video_thumbnails(video: VideoSource, count: int = 8, height: int = 72) -> list[tuple[float, Any]]:
+    """``count`` frames at segment midpoints as ``(seconds, HxWx3 uint8 array)``, ``height`` pixels high."""
+    import numpy as np
+    from PIL import Image
+
+    from lavis.datasets.video import load_video_frames
+
+    frames = load_video_frames(video, count, None, "middle")
+    out = []
+    for t, frame in zip(frames.timestamps, frames.frames):
+        image = Image.fromarray(frame.permute(1, 2, 0).numpy())
+        width = max(1, round(image.width * height / max(image.height, 1)))
+        out.append((float(t), np.asarray(image.resize((width, height), Image.BILINEAR))))
+    return out
