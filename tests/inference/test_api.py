@@ -1,0 +1,104 @@
+"""lavis.load_model and the Predictor on real clips of any length, frame rate and size."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lavis
+from lavis.common.errors import CheckpointError, ConfigError, DataError
+from lavis.inference import MomentRetrievalResult, probe_video
+from lavis.inference.results import clip_windows
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_mr_checkpoint):
+    return lavis.load_model(checkpoint=tiny_mr_checkpoint, device="cpu")
+
+
+def test_importing_lavis_stays_cheap():
+    code = "import sys, lavis; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "False"  # torch and the models load only when load_model is first used
+    assert lavis.load_model.__module__ == "lavis.inference.api"
+
+
+def test_the_checkpoint_brings_its_evaluation_settings(predictor):
+    assert predictor.name == "blip2_mr"
+    assert predictor.processor.cfg.n_frms == 16 and predictor.processor.cfg.image_size == 32
+    assert predictor.generation.num_beams == 3 and predictor.generation.max_new_tokens == 12
+    assert not predictor.model.training
+    assert predictor.capabilities == ("moment_retrieval",)
+
+
+def test_windows_on_every_shared_clip_lie_inside_the_video(predictor, shared_videos):
+    for video in shared_videos:
+        info = probe_video(video)
+        result = predictor.moments(video, "the screen turns red")
+        assert isinstance(result, MomentRetrievalResult)
+        assert result.duration == pytest.approx(info.num_frames / info.fps, abs=1e-3)
+        assert result.valid and result.windows, result.text
+        for w in result.windows:
+            assert 0 <= w.start < w.end <= result.duration
+        scores = [w.score for w in result.windows]
+        assert scores == sorted(scores, reverse=True)
+        assert len(result.frame_times) == 16 and max(result.frame_times) <= result.duration
+        json.dumps(result.to_dict())  # plain JSON
+
+
+def test_several_queries_on_one_video_match_one_at_a_time(predictor, shared_videos):
+    video = shared_videos[0]
+    together = predictor.moments_batch(video, ["the screen turns red", "a blue square"], ["a", "b"])
+    assert [r.qid for r in together] == ["a", "b"]
+    for r in together:
+        alone = predictor.moments(video, r.query)
+        assert alone.raw_windows == r.raw_windows
+
+
+def test_task_families_a_model_lacks_name_the_model(predictor, shared_videos):
+    for call in (
+        lambda: predictor.multiple_choice(shared_videos[0], "what?", ["a", "b"]),
+        lambda: predictor.answer(shared_videos[0], "what?"),
+        lambda: predictor.caption(shared_videos[0]),
+        lambda: predictor.classify(shared_videos[0]),
+    ):
+        with pytest.raises(NotImplementedError, match="'blip2_mr'.*it can do: moment_retrieval"):
+            call()
+    with pytest.raises(ConfigError, match="unknown task family"):
+        predictor.predict("dancing", shared_videos[0])
+
+
+def test_unreadable_videos_raise_data_errors_naming_the_file(predictor, tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n")
+    for bad in (empty, text, tmp_path / "missing.mp4"):
+        with pytest.raises(DataError, match=bad.name):
+            predictor.moments(bad, "anything")
+
+
+def test_load_by_name_and_preset_without_weights(shared_videos):
+    p = lavis.load_model("mr_blip", model_type="tiny", device="cpu", num_frames=4)
+    assert p.name == "blip2_mr" and p.config is None and p.processor.cfg.n_frms == 4
+    result = p.moments(shared_videos[0], "a person drinks")
+    assert len(result.frame_times) == 4
+    json.dumps(result.to_dict())
+
+
+def test_load_errors_are_user_errors(tiny_mr_checkpoint, tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        lavis.load_model("mr_blip", checkpoint=tmp_path / "nope.pth")
+    with pytest.raises(ConfigError, match="not 'blip2_sms'"):
+        lavis.load_model("sms", checkpoint=tiny_mr_checkpoint, device="cpu")
+    with pytest.raises(ConfigError, match="name the model"):
+        lavis.load_model()
+
+
+def test_clip_windows_keeps_rank_scores_and_drops_unreadable():
+    kept = clip_windows([[-1, -1], [5, 2], [8, 30], [12, 12]], duration=10.0)
+    assert [w.to_list() for w in kept] == [[2.0, 5.0, 0.999], [8.0, 10.0, 0.998]]
