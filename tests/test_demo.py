@@ -157,3 +157,20 @@ def test_the_page_in_a_real_browser_shows_the_windows(demo_server, shared_videos
         finally:
             browser.close()
     assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def test_checkpoints_are_found_under_output_with_the_synthetic_demo_first(tmp_path):
+    from lavis.demo import DEMO_CHECKPOINT, find_checkpoints
+
+    for rel in ("output/a_run/checkpoint_best.pth", str(DEMO_CHECKPOINT), "output/z/checkpoint_last.pth"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    assert list(find_checkpoints([tmp_path])) == [str(DEMO_CHECKPOINT), "output/a_run/checkpoint_best.pth"]
+    assert find_checkpoints([tmp_path / "nothing"]) == {}
+
+
+def test_without_any_checkpoint_the_message_names_the_demo_script(tmp_path):
+    from lavis.demo import ensure_demo_checkpoint
+
+    with pytest.raises(SystemExit, match=r"bash run_scripts/demo/mr_blip_synthetic\.sh"):
+        ensure_demo_checkpoint(tmp_path, train=False)
