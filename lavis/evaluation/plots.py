@@ -68,13 +68,24 @@ def plot_timeline(
 
     duration = max(float(duration), 1e-3)
     n = max(1, len(rows))
-    fig = plt.figure(figsize=(10, 1.6 + 0.55 * n))
-    strip_h = 1.25 / (1.6 + 0.55 * n)
-    ax_img = fig.add_axes((0.03, 1 - strip_h - 0.02, 0.70, strip_h))
-    ax = fig.add_axes((0.03, 0.45 / (1.6 + 0.55 * n), 0.70, 1 - strip_h - 0.04 - 0.45 / (1.6 + 0.55 * n)))
-    width = duration / max(1, len(thumbnails))
+    # layout in inches: the frame strip keeps the frames' aspect ratio; one 0.5-inch row per query
+    plot_w, margin_l, margin_r = 7.0, 0.3, 2.7
+    count = max(1, len(thumbnails))
+    aspect = thumbnails[0][1].shape[0] / max(thumbnails[0][1].shape[1], 1) if thumbnails else 0.5625
+    strip_h = min(plot_w / count * aspect, 2.0)
+    rows_h, axis_h, top = 0.5 * n, 0.55, 0.35 if title else 0.1
+    fig_w, fig_h = margin_l + plot_w + margin_r, top + strip_h + 0.08 + rows_h + axis_h
+    fig = plt.figure(figsize=(fig_w, fig_h))
+    ax_img = fig.add_axes((margin_l / fig_w, (axis_h + rows_h + 0.08) / fig_h, plot_w / fig_w, strip_h / fig_h))
+    ax = fig.add_axes((margin_l / fig_w, axis_h / fig_h, plot_w / fig_w, rows_h / fig_h))
+    width = duration / count
     for k, (_, image) in enumerate(thumbnails):
-        ax_img.imshow(image, extent=(k * width, (k + 1) * width, 0, 1), aspect="auto")
+        ax_img.imshow(image, extent=(k * width, (k + 1) * width, 0, 1), aspect="auto", zorder=0)
+    if len(rows) == 1 and rows[0]["windows"]:  # one query: mark its best window on the frames too
+        s, e = rows[0]["windows"][0][:2]
+        ax_img.axvspan(s, e, facecolor="#1f77b4", alpha=0.3, zorder=2)
+        for x in (s, e):
+            ax_img.axvline(x, color="#1f77b4", linewidth=2, zorder=3)
     ax_img.set_xlim(0, duration)
     ax_img.set_ylim(0, 1)
     ax_img.axis("off")
