@@ -184,7 +184,7 @@ def build_app(settings: DemoSettings):
         )
         with gr.Row():
             with gr.Column(scale=1):
-                video = gr.Video(label="Video", sources=["upload"], elem_id="video")
+                video = gr.Video(label="Video", sources=["upload"], elem_id="video", height=280)
                 example = gr.Dropdown(
                     choices=list(settings.examples),
                     value=None,
@@ -203,7 +203,9 @@ def build_app(settings: DemoSettings):
                 submit = gr.Button("Find", variant="primary", elem_id="submit")
             with gr.Column(scale=2):
                 summary = gr.Markdown(elem_id="summary")
-                timeline = gr.Image(label="Timeline", type="numpy", elem_id="timeline", interactive=False)
+                timeline = gr.Image(
+                    label="Timeline", show_label=False, type="numpy", elem_id="timeline", interactive=False
+                )
                 windows = gr.Dataframe(
                     headers=["rank", "start (s)", "end (s)", "score"],
                     label="Windows",
