@@ -154,6 +154,15 @@ def test_the_page_in_a_real_browser_shows_the_windows(demo_server, shared_videos
             assert page.locator("#timeline img").count() == 1
             assert f"{start:g}" in page.locator("#windows").inner_text()
             page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
+            # pick an example instead: the 30.7 s clip is over this server's 0.4-minute limit
+            page.locator("#example input").click()
+            page.get_by_role(
+                "option", name=next(v.name for v in shared_videos if "charades" in v.name)
+            ).click()
+            page.locator("#video video[src*='charades']").wait_for(timeout=60_000)
+            page.locator("#submit").click()
+            page.get_by_text("the demo accepts up to 0.4 minutes").wait_for(timeout=60_000)
+            page.screenshot(path=str(tmp_path / "demo_limit.png"), full_page=True)
         finally:
             browser.close()
     assert (tmp_path / "demo.png").stat().st_size > 10_000

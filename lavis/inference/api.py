@@ -370,16 +370,21 @@ def _dataset_of(builder: Any) -> tuple[type, dict[str, Any]]:
 
 
 def video_thumbnails(video: VideoSource, count: int = 8, height: int = 72) -> list[tuple[float, Any]]:
-    """``count`` frames at segment midpoints as ``(seconds, HxWx3 uint8 array)``, ``height`` pixels high."""
+    """``count`` frames at segment midpoints as ``(seconds, HxWx3 uint8 array)``, ``height`` pixels high.
+
+    Frames are decoded one at a time at their native size and shrunk at once, so a 4K video costs one frame
+    of memory, not ``count``.
+    """
     import numpy as np
     from PIL import Image
 
-    from lavis.datasets.video import load_video_frames
+    from lavis.datasets.video import segment_indices
 
-    frames = load_video_frames(video, count, None, "middle")
+    reader = open_video(video)
+    fps = float(reader.get_avg_fps()) or 1.0
     out = []
-    for t, frame in zip(frames.timestamps, frames.frames):
-        image = Image.fromarray(frame.permute(1, 2, 0).numpy())
+    for index in segment_indices(0, len(reader), count, "middle"):
+        image = Image.fromarray(reader[index].asnumpy())
         width = max(1, round(image.width * height / max(image.height, 1)))
-        out.append((float(t), np.asarray(image.resize((width, height), Image.BILINEAR))))
+        out.append((index / fps, np.asarray(image.resize((width, height), Image.BILINEAR))))
     return out

@@ -59,6 +59,26 @@ def test_several_queries_on_one_video_match_one_at_a_time(predictor, shared_vide
         assert alone.raw_windows == r.raw_windows
 
 
+def test_a_video_held_in_memory_gives_the_same_windows(predictor, shared_videos):
+    from lavis.datasets.video import InMemoryVideo
+
+    video = shared_videos[0]
+    in_memory = InMemoryVideo(video.read_bytes(), name=video.name)
+    assert (
+        predictor.moments(in_memory, "a person drinks").raw_windows
+        == predictor.moments(video, "a person drinks").raw_windows
+    )
+
+
+def test_thumbnails_keep_the_aspect_ratio(shared_videos):
+    from lavis.inference.api import video_thumbnails
+
+    info = probe_video(shared_videos[0])
+    thumbs = video_thumbnails(shared_videos[0], count=5, height=40)
+    assert len(thumbs) == 5 and all(0 <= t < info.duration for t, _ in thumbs)
+    assert thumbs[0][1].shape == (40, round(info.width * 40 / info.height), 3)
+
+
 def test_task_families_a_model_lacks_name_the_model(predictor, shared_videos):
     for call in (
         lambda: predictor.multiple_choice(shared_videos[0], "what?", ["a", "b"]),
