@@ -131,8 +131,8 @@ class DemoBackend:
             raise gr.Error(f"This file cannot be read as a video ({Path(video).name}): {err}") from None
         if info.duration > self.settings.max_minutes * 60:
             raise gr.Error(
-                f"This video lasts {info.duration / 60:.1f} minutes; the demo accepts up to "
-                f"{self.settings.max_minutes:g} minutes. Trim it, or run `lavis-predict` on it."
+                f"This video lasts {_span(info.duration)}; the demo accepts up to "
+                f"{_span(self.settings.max_minutes * 60)}. Trim it, or run `lavis-predict` on it."
             )
         return info
 
@@ -171,6 +171,10 @@ class DemoBackend:
         )
 
 
+def _span(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} minutes"
+
+
 def build_app(settings: DemoSettings):
     import gradio as gr
 
@@ -180,7 +184,7 @@ def build_app(settings: DemoSettings):
         gr.Markdown(
             "## Find a moment in a video\nUpload a video (or pick an example), say what happens, and the model "
             "marks when it happens. Limits: "
-            f"{settings.max_file_mb:g} MB, {settings.max_minutes:g} minutes."
+            f"{settings.max_file_mb:g} MB, {_span(settings.max_minutes * 60)}."
         )
         with gr.Row():
             with gr.Column(scale=1):
@@ -217,18 +221,16 @@ def build_app(settings: DemoSettings):
             return str(settings.examples[name]) if name in settings.examples else None
 
         example.change(pick, inputs=example, outputs=video, api_name=False)
-        submit.click(
-            backend.run,
-            inputs=[video, query, checkpoint],
-            outputs=[timeline, windows, summary],
-            api_name="predict",
-        )
-        query.submit(
-            backend.run,
-            inputs=[video, query, checkpoint],
-            outputs=[timeline, windows, summary],
-            api_name=False,
-        )
+        outputs = [timeline, windows, summary]
+
+        def clear():
+            return None, [], ""
+
+        # old results are cleared first, so an error message never sits beside a previous answer
+        for trigger, api_name in ((submit.click, "predict"), (query.submit, False)):
+            trigger(clear, outputs=outputs, api_name=False, queue=False).then(
+                backend.run, inputs=[video, query, checkpoint], outputs=outputs, api_name=api_name
+            )
     return app
 
 

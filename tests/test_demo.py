@@ -122,7 +122,7 @@ def test_limits_and_bad_input_get_friendly_messages(demo_server, shared_videos, 
     text.write_text("not a video")
     cases = [
         (handle_file(str(text)), "a query", "cannot be read as a video"),
-        (handle_file(str(long_video)), "a query", "lasts 0.5 minutes; the demo accepts up to 0.4 minutes"),
+        (handle_file(str(long_video)), "a query", "lasts 31 s; the demo accepts up to 24 s"),
         (handle_file(str(big_video)), "a query", "This video is 1.8 MB; the demo accepts up to 1.5 MB"),
         (handle_file(str(long_video)), "   ", "Type a query"),
         (None, "a query", "Upload a video or pick an example"),
@@ -161,7 +161,7 @@ def test_the_page_in_a_real_browser_shows_the_windows(demo_server, shared_videos
             ).click()
             page.locator("#video video[src*='charades']").wait_for(timeout=60_000)
             page.locator("#submit").click()
-            page.get_by_text("the demo accepts up to 0.4 minutes").wait_for(timeout=60_000)
+            page.get_by_text("the demo accepts up to 24 s").wait_for(timeout=60_000)
             page.screenshot(path=str(tmp_path / "demo_limit.png"), full_page=True)
         finally:
             browser.close()
