@@ -156,7 +156,8 @@ class DemoBackend:
                 picture = plot_results(video, [result], None, TIMELINE_FRAMES)
             table = [[k + 1, w.start, w.end, w.score] for k, w in enumerate(result.windows)]
             if result.best is None:
-                summary = f"**No readable window** — the model wrote `{result.text}`."
+                what = "No window inside the video" if result.valid else "No readable window"
+                summary = f"**{what}** — the model wrote `{result.text}`."
             else:
                 summary = f"**Best window: {result.best.start:.1f} s – {result.best.end:.1f} s**"
             summary += f"  \n{name}: {info.duration:.1f} s, {info.fps:.3g} fps, {info.width}x{info.height}; "
@@ -172,7 +173,7 @@ class DemoBackend:
 
 
 def _span(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} minutes"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.3g} minutes"
 
 
 def build_app(settings: DemoSettings):

@@ -79,6 +79,30 @@ def test_thumbnails_keep_the_aspect_ratio(shared_videos):
     assert thumbs[0][1].shape == (40, round(info.width * 40 / info.height), 3)
 
 
+def write_video(path, frames: int, fps: int, width: int, height: int):
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            image = np.full((height, width, 3), (i * 40) % 255, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize("frames,fps,width,height", [(1, 5, 98, 62), (7, 3, 130, 34), (90, 30, 64, 360)])
+def test_any_length_rate_and_size(predictor, tmp_path, frames, fps, width, height):
+    video = write_video(tmp_path / "clip.mp4", frames, fps, width, height)
+    result = predictor.moments(video, "the screen turns red")
+    assert result.duration == pytest.approx(frames / fps, abs=1e-3)
+    assert len(result.frame_times) == 16  # short videos repeat frames rather than giving fewer
+    for w in result.windows:
+        assert 0 <= w.start < w.end <= result.duration
+
+
 def test_task_families_a_model_lacks_name_the_model(predictor, shared_videos):
     for call in (
         lambda: predictor.multiple_choice(shared_videos[0], "what?", ["a", "b"]),
