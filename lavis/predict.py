@@ -19,7 +19,9 @@ from lavis.common.errors import LavisError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="lavis-predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("video", type=Path, help="a video file, or a folder of videos")
     p.add_argument("query", nargs="?", help="what to find (for every video when VIDEO is a folder)")
     p.add_argument("--queries", type=Path, help="JSONL file of queries (see above)")

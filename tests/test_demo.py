@@ -169,7 +169,7 @@ def test_the_page_in_a_real_browser_shows_the_windows(demo_server, shared_videos
 
 
 def test_checkpoints_are_found_under_output_with_the_synthetic_demo_first(tmp_path):
-    from lavis.demo import DEMO_CHECKPOINT, find_checkpoints
+    from lavis.inference.web import DEMO_CHECKPOINT, find_checkpoints
 
     for rel in ("output/a_run/checkpoint_best.pth", str(DEMO_CHECKPOINT), "output/z/checkpoint_last.pth"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,7 @@ def test_checkpoints_are_found_under_output_with_the_synthetic_demo_first(tmp_pa
 
 
 def test_without_any_checkpoint_the_message_names_the_demo_script(tmp_path):
-    from lavis.demo import ensure_demo_checkpoint
+    from lavis.inference.web import ensure_demo_checkpoint
 
     with pytest.raises(SystemExit, match=r"bash run_scripts/demo/mr_blip_synthetic\.sh"):
         ensure_demo_checkpoint(tmp_path, train=False)
