@@ -84,12 +84,14 @@ def demo_server(tiny_mr_checkpoint, shared_data, tmp_path_factory):
             proc.wait()
 
 
+@pytest.mark.slow  # starts the demo server (~30 s with the browser test)
 def test_the_server_listens_on_loopback_only(demo_server):
     url, _, log = demo_server
     assert url.startswith("http://127.0.0.1:")
     assert "Running on local URL:  http://127.0.0.1:" in log.read_text()
 
 
+@pytest.mark.slow  # starts the demo server (~30 s with the browser test)
 def test_gradio_client_gets_windows_for_a_shared_clip(demo_server, shared_videos):
     from gradio_client import Client, handle_file
 
@@ -110,6 +112,7 @@ def test_gradio_client_gets_windows_for_a_shared_clip(demo_server, shared_videos
     assert Path(picture).is_file()
 
 
+@pytest.mark.slow  # starts the demo server (~30 s with the browser test)
 def test_limits_and_bad_input_get_friendly_messages(demo_server, shared_videos, tmp_path):
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
@@ -132,6 +135,7 @@ def test_limits_and_bad_input_get_friendly_messages(demo_server, shared_videos, 
             client.predict(video=video, query=query, checkpoint=checkpoint, api_name="/predict")
 
 
+@pytest.mark.slow  # starts the demo server (~30 s with the browser test)
 def test_the_page_in_a_real_browser_shows_the_windows(demo_server, shared_videos, tmp_path):
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium; .ci/run does this)")

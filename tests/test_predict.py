@@ -38,6 +38,7 @@ def folder_with_bad_files(tmp_path_factory, shared_videos):
     return folder
 
 
+@pytest.mark.slow  # a lavis-predict process over five files
 def test_folder_run_skips_unreadable_videos_and_writes_the_others(
     tiny_mr_checkpoint, folder_with_bad_files, tmp_path
 ):

@@ -14,6 +14,7 @@ from lavis.inference import probe_video
 from lavis.inference.results import clip_windows
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # a lavis.evaluate and a lavis-predict process (~60 s on a 2-core CPU)
 QUERIES = ["the screen turns red", "a person drinks a glass of water", "a blue square appears"]
 
 
