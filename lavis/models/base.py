@@ -16,6 +16,8 @@ class BaseModel(nn.Module):
 
     Config: ClassVar[type]
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = {}
+    # Task families ``lavis.inference.Predictor`` may run on this model (``moment_retrieval``, ``open_qa``, ...)
+    inference_tasks: ClassVar[tuple[str, ...]] = ()
     # Parameter names excluded from weight decay by LAVIS's rule (1-D, biases, "ln", "bn").
     _no_decay_pattern = re.compile(r"bias|ln|bn")
 

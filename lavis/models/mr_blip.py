@@ -67,6 +67,7 @@ class Blip2MR(Blip2T5):
         "pretrain_flant5xl": "configs/models/blip2_mr/pretrain_flant5xl.yaml",
         "tiny": "configs/models/blip2_mr/tiny.yaml",
     }
+    inference_tasks = ("moment_retrieval",)  # lavis.inference: video + query -> ranked windows
 
     def __init__(self, cfg: Blip2MRConfig, tokenizer: Any | None = None) -> None:
         super().__init__(cfg, tokenizer)
