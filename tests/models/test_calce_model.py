@@ -96,3 +96,23 @@ def test_captions_unrelated_to_the_query_are_left_out():
 def test_a_query_only_qformer_is_a_config_error():
     with pytest.raises(ConfigError, match="use_text_input"):
         calce(qformer={"use_text_input": False})
+
+
+def test_the_whole_prompt_token_sequence_with_the_real_tokenizer(flan_t5_tokenizer_dir):
+    """Hand-built sample: 2 frames at 1 s and 3 s of a 4 s video, speech over frame 0 only (the talk override makes
+    it the key frame: 4 query slots; frame 1 is squeezed to 2), one caption 1.4-3.6 s. Pieces as CALCE's layout:
+    frames + timestamps, '>' duration, <extra_id_0>, [ start text end ], <extra_id_1>, Query, Items, task."""
+    model = calce(llm={"tokenizer": str(flan_t5_tokenizer_dir)}, caption_threshold=-1.0)
+    tok = model.tokenizer
+    sample = batch(frames=2, speech=((0.0, 0.5),), cues=[Cue(1.4, 3.6, "hello there")])
+    sample["duration"] = torch.tensor([4.0])
+    masks, _, _ = model.encode_frames(sample)
+    ids = model.token_templates({**sample, "_key_masks": masks, "_captions": model.selected_captions(sample)})[0]
+    pieces = ["SLOT" if i == FRAME_SLOT else tok.convert_ids_to_tokens(i) for i in ids]
+    task = "▁Given ▁the ▁video ▁and ▁the ▁subtitle ▁and ▁the ▁query , ▁find ▁the ▁query ▁relevant ▁windows ."
+    assert pieces == (
+        ["SLOT"] * 4 + ["▁1"] + ["SLOT"] * 2 + ["▁3", ">", "▁4", "<extra_id_0>"]
+        + ["▁[", "▁1", "▁hello", "▁there", "▁4", "▁", "]", "<extra_id_1>"]
+        + ["▁", "Query", ":", "▁", "a", "▁voice", "▁says", "▁hello", "▁Items", ":", "▁voice", ",", "red", "▁screen"]
+        + task.split() + ["▁Relevan", "t", "▁windows", ":", "</s>"]
+    )
