@@ -80,7 +80,7 @@ class LVUBuilder(VideoQABuilder):
         if not path.is_file():
             raise ConfigError(
                 f"datasets.{self.name}: no annotation file for task {self.cfg.task!r}, split '{split}': {path}. "
-                "Prepare it with `python -m lavis.datasets.prepare lvu` or set datasets.{self.name}.ann_root."
+                f"Prepare it with `python -m lavis.datasets.prepare lvu` or set datasets.{self.name}.ann_root."
             )
         return path
 

@@ -8,5 +8,6 @@ cd "$(dirname "$0")/../../.."
 task="${TASK:-relationship}"
 opts=(datasets.lvu.task="$task" run.output_dir="output/malmm/eval/lvu_$task")
 if [[ "${ZERO_SHOT:-0}" == 1 ]]; then opts+=(model.finetuned=null run.output_dir="output/malmm/zeroshot/lvu_$task"); fi
+python -m lavis.check --cfg-path configs/malmm/eval/lvu.yaml --options "${opts[@]}" "$@"  # config and data paths, once
 torchrun --nproc_per_node="${NPROC:-4}" -m lavis.evaluate --cfg-path configs/malmm/eval/lvu.yaml \
   --options "${opts[@]}" "$@"

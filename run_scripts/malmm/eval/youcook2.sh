@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 opts=(run.output_dir=output/malmm/eval/youcook2)
 if [[ "${ZERO_SHOT:-0}" == 1 ]]; then opts+=(model.finetuned=null run.output_dir="output/malmm/zeroshot/youcook2"); fi
+python -m lavis.check --cfg-path configs/malmm/eval/youcook2.yaml --options "${opts[@]}" "$@"  # config and data paths, once
 torchrun --nproc_per_node="${NPROC:-4}" -m lavis.evaluate --cfg-path configs/malmm/eval/youcook2.yaml \
   --options "${opts[@]}" "$@"

@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 task="${TASK:-relationship}"
 opts=(datasets.lvu.task="$task" run.output_dir="output/malmm/train/lvu_$task")
+python -m lavis.check --cfg-path configs/malmm/train/lvu.yaml --options "${opts[@]}" "$@"  # config and data paths, once
 torchrun --nproc_per_node="${NPROC:-4}" -m lavis.train --cfg-path configs/malmm/train/lvu.yaml \
   --options "${opts[@]}" "$@"

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 opts=(run.output_dir=output/malmm/train/msrvtt_qa)
+python -m lavis.check --cfg-path configs/malmm/train/msrvtt_qa.yaml --options "${opts[@]}" "$@"  # config and data paths, once
 torchrun --nproc_per_node="${NPROC:-4}" -m lavis.train --cfg-path configs/malmm/train/msrvtt_qa.yaml \
   --options "${opts[@]}" "$@"

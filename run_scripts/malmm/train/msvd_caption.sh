@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 opts=(run.output_dir=output/malmm/train/msvd_caption)
+python -m lavis.check --cfg-path configs/malmm/train/msvd_caption.yaml --options "${opts[@]}" "$@"  # config and data paths, once
 torchrun --nproc_per_node="${NPROC:-4}" -m lavis.train --cfg-path configs/malmm/train/msvd_caption.yaml \
   --options "${opts[@]}" "$@"
