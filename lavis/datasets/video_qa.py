@@ -33,7 +33,8 @@ class VideoQADataset(VideoRecordDataset):
         self.text_rule = text_rule  # "blip": MA-LMM's blip_question / blip_caption processing of the texts
 
     def fields(self, rec: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-        question, answer = (apply_text_rule(rec[k], self.text_rule) for k in ("question", "answer"))
+        question = apply_text_rule(rec["question"], self.text_rule, kind="question")
+        answer = apply_text_rule(rec["answer"], self.text_rule)
         out = {
             "question": question,
             "answer": answer,

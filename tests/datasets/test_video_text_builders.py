@@ -146,3 +146,12 @@ def test_flip_is_drawn_per_sample_and_off_by_default(tmp_path):
     a = plain.transform(frames, np.random.default_rng(0))
     b = flips.transform(frames, np.random.default_rng(0))
     assert (a.flip(-1) - b).abs().max() < 1e-5
+
+
+def test_blip_rules_delete_punctuation_in_questions_and_space_it_in_captions():
+    from lavis.datasets.text import apply_text_rule
+
+    assert apply_text_rule("What is (the) man's job? ", "blip", kind="question") == "what is the man's job?"
+    assert apply_text_rule("e.g. A Dog;running", "blip", kind="question") == "eg a dogrunning"
+    assert apply_text_rule("e.g. A Dog;running.", "blip") == "e g a dog running"
+    assert apply_text_rule("Keep As Is.", None) == "Keep As Is."
