@@ -255,6 +255,27 @@ def write_qa_annotations(folder: Path, spec: SyntheticSpec) -> None:
         write_json(target, records, indent=None)
 
 
+def write_tal_annotations(folder: Path, spec: SyntheticSpec) -> None:
+    """``{split}_tal.json``: one record per video listing every event as ``[start, end, colour]`` in time
+    order, with an empty query -- temporal action localization with the colours as the classes."""
+    for split in spec.num_videos:
+        target = folder / f"{split}_tal.json"
+        if target.is_file():
+            continue
+        videos: dict[str, dict[str, Any]] = {}
+        for rec in read_json(folder / f"{split}.json"):
+            colour = rec["query"].split()[-1] if spec.event_style == "tint" else rec["query"].split()[1]
+            entry = videos.setdefault(
+                rec["video"],
+                {"video": rec["video"], "qid": f"synthetic_tal_{rec['video']}", "query": "",
+                 "duration": rec["duration"], "relevant_windows": []},
+            )
+            entry["relevant_windows"].append([*rec["relevant_windows"][0][:2], colour])
+        for entry in videos.values():
+            entry["relevant_windows"].sort(key=lambda w: (w[0], w[1]))
+        write_json(target, [videos[v] for v in sorted(videos)], indent=None)
+
+
 def _srt_time(seconds: float) -> str:
     ms = int(round(seconds * 1000))
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"

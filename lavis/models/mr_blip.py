@@ -57,6 +57,7 @@ class Blip2MRConfig(Blip2T5Config):
     # original: evaluate as the published code did (README "Differences"): its precision per module, its
     # parser, min_length=1 (an immediate end of sequence is allowed), one query at a time
     reproduce: str = one_of("off", "off", "original")
+    window_labels: bool = False  # windows carry a class label, [[s, e, 'Label'], ...] (action localization)
 
 
 @register_model("blip2_mr")
@@ -66,6 +67,7 @@ class Blip2MR(Blip2T5):
         "pretrain_flant5xl": "configs/models/blip2_mr/pretrain_flant5xl.yaml",
         "tiny": "configs/models/blip2_mr/tiny.yaml",
     }
+    inference_tasks = ("moment_retrieval",)  # lavis.inference: video + query -> ranked windows
 
     def __init__(self, cfg: Blip2MRConfig, tokenizer: Any | None = None) -> None:
         super().__init__(cfg, tokenizer)
@@ -254,7 +256,7 @@ class Blip2MR(Blip2T5):
         results = []
         for raw, duration in zip(raws, samples["duration"]):
             mode = "original" if self.reproducing else self.cfg.parse_mode
-            parsed = parse_windows(raw, float(duration), self.time_format, mode=mode)
+            parsed = parse_windows(raw, float(duration), self.time_format, self.cfg.window_labels, mode=mode)
             results.append(
                 {
                     "raw": raw,

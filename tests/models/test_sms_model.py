@@ -127,3 +127,13 @@ def test_audio_norm_batch_standardises_only_frames_with_audio():
     assert torch.allclose(out[mask].std(0, unbiased=False), torch.ones(512), atol=1e-2)
     with pytest.raises(ConfigError, match="audio_norm"):
         sms(audio_norm="layer")
+
+
+def test_a_trained_audio_norm_keeps_its_running_statistics_in_the_checkpoint():
+    model = sms(audio_norm="batch").train()
+    model(with_audio(fake_batch(batch=2, frames=3)))["loss"].backward()
+    state = model.trainable_state_dict()
+    assert {"audio_norm.running_mean", "audio_norm.running_var", "audio_norm.num_batches_tracked"} <= set(state)
+    restored = sms(audio_norm="batch")
+    restored.load_state_dict(state, strict=False)
+    assert torch.equal(restored.audio_norm.running_mean, model.audio_norm.running_mean)

@@ -1,7 +1,8 @@
 """``synthetic_mr`` / ``synthetic_qa``: the generated benchmark (see :mod:`lavis.datasets.synthetic`).
 
 Both read the same generated videos: ``synthetic_mr`` asks when each event happens (moment retrieval),
-``synthetic_qa`` asks which colour comes first (open-ended QA, for the instruction-following models).
+``synthetic_qa`` asks which colour comes first (open-ended QA, for the instruction-following models),
+``synthetic_tal`` asks for every event with its colour (temporal action localization).
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from lavis.common.errors import ConfigError
 from lavis.common.registry import register_builder
 from lavis.datasets.builders.base import BaseDatasetBuilder
 from lavis.datasets.moment_retrieval import MomentRetrievalDataset
-from lavis.datasets.synthetic import SyntheticSpec, generate, write_qa_annotations, write_subtitles
+from lavis.datasets.synthetic import (
+    SyntheticSpec,
+    generate,
+    write_qa_annotations,
+    write_subtitles,
+    write_tal_annotations,
+)
 from lavis.datasets.video_qa import VideoQADataset
 
 
@@ -37,6 +44,7 @@ class SyntheticMRBuilderConfig:
 class SyntheticMRBuilder(BaseDatasetBuilder):
     Config = SyntheticMRBuilderConfig
     DATASET_CONFIG_DICT = {"default": "configs/datasets/synthetic_mr/defaults.yaml"}
+    annotation_suffix = ""  # the generated annotation file of a split: {split}{suffix}.json
 
     def _spec(self) -> SyntheticSpec:
         return OmegaConf.to_object(self.cfg.spec) if not isinstance(self.cfg.spec, SyntheticSpec) else self.cfg.spec
@@ -57,7 +65,8 @@ class SyntheticMRBuilder(BaseDatasetBuilder):
 
     def build_split(self, split: str) -> Dataset:
         folder = self.folder(split)
-        ann_path = Path(self.cfg.ann_paths[split]) if split in self.cfg.ann_paths else folder / f"{split}.json"
+        default = folder / f"{split}{self.annotation_suffix}.json"
+        ann_path = Path(self.cfg.ann_paths[split]) if split in self.cfg.ann_paths else default
         if not ann_path.is_file():
             raise ConfigError(f"datasets.{self.name}.ann_paths.{split}: annotation file not found: {ann_path}")
         return MomentRetrievalDataset(
@@ -95,3 +104,13 @@ class SyntheticQABuilder(SyntheticMRBuilder):
             on_bad_video=self.cfg.on_bad_video,
             seed=self.seed,
         )
+
+
+@register_builder("synthetic_tal")
+class SyntheticTALBuilder(SyntheticMRBuilder):
+    DATASET_CONFIG_DICT = {"default": "configs/datasets/synthetic_mr/defaults.yaml"}
+    annotation_suffix = "_tal"
+
+    def prepare(self) -> None:
+        super().prepare()
+        write_tal_annotations(Path(self.cfg.root) / f"spec_{self._spec().digest()}", self._spec())

@@ -26,7 +26,7 @@ from lavis.datasets.prepare.common import (
 
 FILE = "activity_net.v1-3.min.json"
 SUBSETS = {"training": "train", "validation": "val"}
-KNOWN_OUTPUTS = [f"{s}{v}.json" for s in SUBSETS.values() for v in ("", "_float")]
+KNOWN_OUTPUTS = [f"{s}{v}.json" for s in SUBSETS.values() for v in ("", "_float")] + ["classes.txt"]
 
 
 def prepare(input_dir: Path, video_prefix: str = "v_") -> Prepared:
@@ -44,14 +44,25 @@ def prepare(input_dir: Path, video_prefix: str = "v_") -> Prepared:
             )
     problems.raise_if_any()
     notes = [f"anet_tal: skipped {n} video(s) of subset {s!r} (no public labels)" for s, n in skipped.items()]
+    classes = taxonomy_classes(read_json(path).get("taxonomy") or [])
+    if not classes:
+        classes = sorted({w[2] for recs in splits.values() for rec in recs for w in rec["relevant_windows"]})
+        notes.append(f"anet_tal: no taxonomy in {path.name}; classes.txt lists the {len(classes)} labels annotated")
     return Prepared(
         dataset="anet_tal",
+        texts={"classes.txt": "".join(f"{c}\n" for c in classes)},
         splits=splits,
         inputs=[path],
         validator=check_record,
         notes=notes + fixes.notes("anet_tal"),
         options={"video_prefix": video_prefix},
     )
+
+
+def taxonomy_classes(taxonomy: list[dict[str, Any]]) -> list[str]:
+    """The action classes of the official taxonomy: its leaf nodes (200 in v1.3), sorted."""
+    parents = {node.get("parentName") for node in taxonomy}
+    return sorted({str(node["nodeName"]) for node in taxonomy if node.get("nodeName") not in parents})
 
 
 def read_database(
