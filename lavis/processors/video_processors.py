@@ -2,12 +2,14 @@
 
 Training uses one RandomResizedCrop shared by all frames of a clip (so motion stays coherent) and random
 frame sampling within segments; evaluation uses segment midpoints and no augmentation. Both normalise
-with the CLIP mean/std that BLIP-2's vision encoder was trained with.
+with the CLIP mean/std that BLIP-2's vision encoder was trained with. A path that is a directory is read as
+a folder of extracted frames (:mod:`lavis.datasets.frames`, MA-LMM's layout) with the same sampling.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +18,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from lavis.common.registry import register_processor
+from lavis.datasets.frames import load_frame_folder
 from lavis.datasets.video import VideoFrames, load_video_frames
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -30,6 +33,8 @@ class VideoProcessorConfig:
     std: list[float] = field(default_factory=lambda: list(CLIP_STD))
     min_scale: float = 0.5  # RandomResizedCrop scale range (training only)
     max_scale: float = 1.0
+    flip_prob: float = 0.0  # horizontal flip of the whole clip (training only; MA-LMM: 0.5)
+    frame_fps: float = 10.0  # extraction rate of frame folders (<video>/frame%06d.jpg; MA-LMM: 10 fps)
 
 
 class VideoProcessor:
@@ -46,6 +51,10 @@ class VideoProcessor:
         return cls(cfg)
 
     def load(self, path, rng: np.random.Generator, clip=None) -> VideoFrames:
+        if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):  # a folder of extracted frames
+            return load_frame_folder(
+                path, self.cfg.n_frms, self.cfg.image_size, self.sampling, rng, clip, fps=self.cfg.frame_fps
+            )
         return load_video_frames(path, self.cfg.n_frms, self.cfg.image_size, self.sampling, rng, clip)
 
     def transform(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
@@ -73,6 +82,8 @@ class VideoTrainProcessor(VideoProcessor):
         top, left, ch, cw = random_resized_crop_params(h, w, (self.cfg.min_scale, self.cfg.max_scale), rng)
         size = [self.cfg.image_size, self.cfg.image_size]
         frames = TF.resized_crop(frames, top, left, ch, cw, size, InterpolationMode.BICUBIC, antialias=True)
+        if self.cfg.flip_prob > 0 and rng.uniform() < self.cfg.flip_prob:
+            frames = TF.hflip(frames)
         return self.normalize(frames)
 
 
@@ -114,3 +125,17 @@ class VideoHeadTrainProcessor(VideoTrainProcessor):
     """CALCE's training processor: "head" sampling (as in evaluation) + the shared RandomResizedCrop."""
 
     sampling = "head"
+
+
+@register_processor("video_linspace_eval")
+class VideoLinspaceEvalProcessor(VideoEvalProcessor):
+    """MA-LMM's evaluation sampling: ``rint(linspace(first, last, n_frms))``, no augmentation."""
+
+    sampling = "linspace"
+
+
+@register_processor("video_linspace_train")
+class VideoLinspaceTrainProcessor(VideoTrainProcessor):
+    """MA-LMM's LVU training: deterministic linspace sampling with the training augmentation."""
+
+    sampling = "linspace"
