@@ -39,15 +39,27 @@ class BaseModel(nn.Module):
     def trainable_parameter_names(self) -> list[str]:
         return [n for n, p in self.named_parameters() if p.requires_grad]
 
-    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        """Only the tensors that training changes: what a fine-tuned checkpoint needs to hold -- the trainable
-        parameters and the buffers of the modules that own them (e.g. a trained BatchNorm's running statistics)."""
+    def trainable_state_names(self) -> set[str]:
+        """Names of the tensors that training changes: the trainable parameters and the buffers of the modules
+        that own them (e.g. a trained BatchNorm's running statistics)."""
         names = set(self.trainable_parameter_names())
         for module_name, module in self.named_modules():
             if any(p.requires_grad for p in module.parameters(recurse=False)):
                 prefix = f"{module_name}." if module_name else ""
                 names.update(prefix + b for b, _ in module.named_buffers(recurse=False))
+        return names
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        """Only the tensors that training changes: what a fine-tuned checkpoint needs to hold."""
+        names = self.trainable_state_names()
         return {k: v for k, v in self.state_dict().items() if k in names}
+
+    # Methods that run the model outside ``forward`` (evaluation): FSDP gathers the root's weights around them.
+    fsdp_forward_methods: ClassVar[tuple[str, ...]] = ("predict", "generate")
+
+    def fsdp_units(self) -> list[nn.Module]:
+        """Submodules that FSDP shards as groups of their own (transformer blocks); the rest is the root group."""
+        return []
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)

@@ -298,6 +298,15 @@ class Blip2Base(BaseModel):
         else:
             self.llm.model.gradient_checkpointing_disable()
 
+    def fsdp_units(self) -> list[nn.Module]:
+        """Every ViT block, Q-Former layer and LLM block (transformers' ``_no_split_modules``: T5Block, ...)."""
+        units: list[nn.Module] = list(self.visual_encoder.blocks)
+        for branch in self.branches:
+            units += list(self.part("qformer", branch).bert.encoder.layer)
+        block_types = set(getattr(self.llm.base, "_no_split_modules", None) or ())
+        units += [m for m in self.llm.model.modules() if type(m).__name__ in block_types]
+        return units
+
     def expected_missing_keys(self) -> list[str]:
         """Frozen parts are restored from their pretrained files, not from a fine-tuned checkpoint."""
         patterns = []

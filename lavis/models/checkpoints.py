@@ -201,8 +201,12 @@ def load_state_into(
     allow_partial: bool = False,
     kind: str = "",
     notes: Iterable[str] = (),
+    load_fn: Callable[[nn.Module, dict[str, torch.Tensor]], None] | None = None,
 ) -> LoadReport:
     """Copy ``state`` into ``module``; ``missing_ok``/``drop`` are regexes of keys absent/ignored by design.
+
+    ``load_fn(module, checked_state)`` replaces ``module.load_state_dict`` (a sharded module loads full tensors
+    through ``torch.distributed.checkpoint``).
 
     Raises :class:`CheckpointMismatchError` (a :class:`CheckpointError`) on any other gap unless
     ``allow_partial``; then what matches is loaded and the report lists what was skipped.
@@ -221,8 +225,11 @@ def load_state_into(
     for name in report.untied:
         _untie(module, name)
     to_load = {k: state[k] for k in report.loaded}
-    # Meta-device parameters cannot be copied into; assign instead so shapes and dtypes are checked only.
-    module.load_state_dict(to_load, strict=False, assign=any(p.is_meta for p in module.parameters()))
+    if load_fn is not None:
+        load_fn(module, to_load)
+    else:
+        # Meta-device parameters cannot be copied into; assign instead so shapes and dtypes are checked only.
+        module.load_state_dict(to_load, strict=False, assign=any(p.is_meta for p in module.parameters()))
     if report.ok:
         logger.info("%s", report.summary())
     else:

@@ -31,6 +31,7 @@ from lavis.common.io import write_json
 from lavis.common.logger import MetricsLog, progress
 from lavis.datasets.samplers import ResumableDistributedSampler, ShardSampler
 from lavis.models.checkpoints import load_state_into
+from lavis.runners import parallel
 
 logger = logging.getLogger(__name__)
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -109,8 +110,14 @@ class RunnerBase:
 
         # optimisation (training only) --------------------------------------------------------------
         self.ddp_model = model
+        self.fsdp = False
         if self.train_loader is not None:
-            if dist.is_dist():
+            if run.parallel == "fsdp" and dist.is_dist():
+                self.ddp_model = parallel.apply_fsdp(model)  # in place: ddp_model is model
+                self.fsdp = True
+            elif run.parallel == "fsdp":
+                logger.info("run.parallel=fsdp in a single process: nothing to shard, training unsharded.")
+            elif dist.is_dist():
                 self.ddp_model = DDP(
                     model,
                     device_ids=[device.index] if device.type == "cuda" else None,
@@ -186,10 +193,21 @@ class RunnerBase:
     # checkpoints
     # ------------------------------------------------------------------------------------------------
 
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        """Trainable tensors as full tensors; under FSDP gathered from every rank (a collective: all ranks call
+        it; rank 0 gets the tensors)."""
+        if self.fsdp:
+            return parallel.full_trainable_state(self.model, self.model.trainable_state_names())
+        return self.model.trainable_state_dict()
+
     def _checkpoint_payload(self) -> dict[str, Any]:
+        """Collective under FSDP (every rank calls it); the same layout as a DDP checkpoint."""
+        optimizer = (
+            parallel.full_optimizer_state(self.model, self.optimizer) if self.fsdp else self.optimizer.state_dict()
+        )
         return {
-            "model": self.model.trainable_state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "model": self._trainable_state(),
+            "optimizer": optimizer,
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "train_state": asdict(self.state),
@@ -199,16 +217,21 @@ class RunnerBase:
         }
 
     def save_last(self) -> None:
+        if self.fsdp or self.is_main:
+            payload = self._checkpoint_payload()
         if self.is_main:
-            save_checkpoint(self.output_dir / "checkpoint_last.pth", self._checkpoint_payload())
+            save_checkpoint(self.output_dir / "checkpoint_last.pth", payload)
         dist.barrier()
 
     def save_best(self, metrics: dict[str, Any]) -> None:
+        if not (self.fsdp or self.is_main):
+            return
+        state = self._trainable_state()
         if self.is_main:
             save_checkpoint(
                 self.output_dir / "checkpoint_best.pth",
                 {
-                    "model": self.model.trainable_state_dict(),
+                    "model": state,
                     "epoch": self.state.epoch,
                     "metrics": metrics,
                     "config": self.cfg.to_container(),
@@ -225,8 +248,11 @@ class RunnerBase:
                 "Resuming a run saved with world_size=%s on world_size=%s: the data order changes from here.",
                 ckpt.get("world_size"), dist.get_world_size(),
             )
-        load_state_into(self.model, ckpt["model"], str(path), missing_ok=self.model.expected_missing_keys())
-        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self._load_trainable(ckpt["model"], path)
+        if self.fsdp:
+            parallel.load_full_optimizer_state(self.model, self.optimizer, ckpt["optimizer"])
+        else:
+            self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
@@ -238,12 +264,18 @@ class RunnerBase:
             path, self.state.epoch, self.state.step_in_epoch, self.steps_per_epoch, self.state.global_step,
         )
 
+    def _load_trainable(self, state: dict[str, torch.Tensor], path: Path) -> None:
+        load_state_into(
+            self.model, state, str(path), missing_ok=self.model.expected_missing_keys(),
+            load_fn=parallel.load_full_state if self.fsdp else None,
+        )
+
     def load_best(self) -> bool:
         path = self.output_dir / "checkpoint_best.pth"
         if not path.is_file():
             return False
         ckpt = load_checkpoint(path, map_location="cpu")
-        load_state_into(self.model, ckpt["model"], str(path), missing_ok=self.model.expected_missing_keys())
+        self._load_trainable(ckpt["model"], path)
         logger.info("Loaded the best checkpoint (epoch %s) from %s", ckpt.get("epoch"), path)
         return True
 
@@ -282,8 +314,10 @@ class RunnerBase:
                 self.state.validated = True
             elif not run.valid_splits:
                 self.save_best({"epoch": epoch})
-            if run.keep_epoch_checkpoints and self.is_main:
-                save_checkpoint(self.output_dir / f"checkpoint_epoch{epoch}.pth", self._checkpoint_payload())
+            if run.keep_epoch_checkpoints and (self.fsdp or self.is_main):
+                payload = self._checkpoint_payload()
+                if self.is_main:
+                    save_checkpoint(self.output_dir / f"checkpoint_epoch{epoch}.pth", payload)
             self.state = TrainState(
                 epoch=epoch + 1, step_in_epoch=0, global_step=self.state.global_step,
                 best_metric=self.state.best_metric, best_epoch=self.state.best_epoch,
@@ -312,6 +346,13 @@ class RunnerBase:
 
     def _zero_loss(self) -> torch.Tensor:
         """A loss touching every trainable parameter, for a batch whose samples were all skipped (keeps DDP in step)."""
+        if self.fsdp:
+            # The other ranks are all-gathering and reduce-scattering block by block; a rank without a forward
+            # pass cannot join those collectives.
+            raise DataError(
+                "every sample of a training batch was skipped (bad videos), which run.parallel=fsdp cannot keep "
+                "in step across ranks; fix the videos, raise run.batch_size_train, or use run.parallel=ddp"
+            )
         return sum(p.sum() * 0.0 for p in self.model.parameters() if p.requires_grad)
 
     def train_epoch(self, epoch: int) -> None:
@@ -338,7 +379,11 @@ class RunnerBase:
             batch, loader = self._next_batch(loader)
             skipped += batch.get("num_skipped", 0)
             sync = (micro + 1) % accum == 0
-            no_sync = self.ddp_model.no_sync() if (dist.is_dist() and not sync) else contextlib.nullcontext()
+            no_sync = contextlib.nullcontext()
+            if self.fsdp:
+                parallel.set_gradient_sync(self.model, sync)
+            elif dist.is_dist() and not sync:
+                no_sync = self.ddp_model.no_sync()
             with no_sync:
                 with self.autocast():
                     loss = self._zero_loss() if self.task.is_empty(batch) else self.task.train_step(self.ddp_model, batch)
@@ -401,6 +446,7 @@ class RunnerBase:
         """Run ``valid_step`` on this rank's shard, gather every rank's records, score on rank 0."""
         run = self.run_cfg
         self.model.eval()
+        parallel.set_eval_mode(self.model, True)
         sampler = ShardSampler(len(dataset), dist.get_world_size(), dist.get_rank())
         loader = self._loader(dataset, run.batch_size_eval, sampler, train=False)
         records: list[dict[str, Any]] = []
@@ -428,6 +474,7 @@ class RunnerBase:
             self.metrics_log.log("eval", self.state.global_step, split=split, tag=tag, **metrics)
             logger.info("%s (%s): %s", split, tag, self.task.format_metrics(metrics))
         metrics = dist.broadcast_object(metrics)
+        parallel.set_eval_mode(self.model, False)
         self.model.train()
         return metrics
 

@@ -1,0 +1,129 @@
+"""run.parallel=fsdp: two CPU processes (gloo) train the tiny model as DDP does, save DDP-format checkpoints, resume.
+
+FSDP2 (``fully_shard``) runs on CPU with gloo in this torch: all-gather and reduce-scatter go through gloo.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from run_helpers import REPO, python_env, read_log, tiny_experiment, write_config
+
+
+def torchrun(cfg_path, port: int, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            f"--master_port={port}",
+            "-m",
+            "lavis.train",
+            "--cfg-path",
+            str(cfg_path),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        timeout=900,
+        cwd=REPO,
+    )
+
+
+def losses(path):
+    return {row["step"]: row["loss"] for row in read_log(path) if row["kind"] == "train"}
+
+
+def experiment(tmp_path, out, parallel, **run):
+    common = dict(
+        max_epoch=2,
+        batch_size_train=2,
+        batch_size_eval=2,
+        accum_grad_iters=2,
+        warmup_steps=1,
+        grad_clip_norm=1.0,
+        keep_epoch_checkpoints=True,
+        parallel=parallel,
+        valid_splits=["val"],
+        test_splits=["test"],
+    )
+    common.update(run)
+    cfg = tiny_experiment(tmp_path, out=out, train=8, val=3, test=3, **common)
+    return write_config(tmp_path / f"{out}.yaml", cfg)
+
+
+def assert_same_layout(a: dict, b: dict) -> None:
+    """Two checkpoints have the same format: the same trainable tensors, the same optimizer state layout."""
+    assert set(a["model"]) == set(b["model"])
+    for key, value in a["model"].items():
+        assert type(value) is torch.Tensor and value.shape == b["model"][key].shape, key
+    assert set(a["optimizer"]["state"]) == set(b["optimizer"]["state"])
+    assert [g["params"] for g in a["optimizer"]["param_groups"]] == [
+        g["params"] for g in b["optimizer"]["param_groups"]
+    ]
+    for i, state in a["optimizer"]["state"].items():
+        for name, value in state.items():
+            other = b["optimizer"]["state"][i][name]
+            assert type(value) is type(other) and getattr(value, "shape", None) == getattr(
+                other, "shape", None
+            )
+
+
+@pytest.mark.slow
+def test_fsdp_trains_like_ddp_saves_ddp_format_and_resumes(tmp_path):
+    ddp = torchrun(experiment(tmp_path, "ddp", "ddp"), 29541)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    fsdp = torchrun(experiment(tmp_path, "fsdp", "fsdp"), 29542)
+    assert fsdp.returncode == 0, fsdp.stderr[-3000:]
+    assert "FSDP:" in (tmp_path / "fsdp" / "log.txt").read_text()  # really sharded
+
+    ref, got = losses(tmp_path / "ddp" / "log.jsonl"), losses(tmp_path / "fsdp" / "log.jsonl")
+    assert sorted(ref) == sorted(got) and len(ref) >= 4
+    for step in ref:
+        assert got[step] == pytest.approx(ref[step], rel=1e-4, abs=1e-5), (step, ref, got)
+
+    # the same checkpoint format, and (nearly) the same trained weights
+    a = torch.load(tmp_path / "ddp" / "checkpoint_last.pth", weights_only=True)
+    b = torch.load(tmp_path / "fsdp" / "checkpoint_last.pth", weights_only=True)
+    assert_same_layout(a, b)
+    for key, value in a["model"].items():
+        torch.testing.assert_close(b["model"][key], value, rtol=1e-3, atol=1e-5)
+    best = torch.load(tmp_path / "fsdp" / "checkpoint_best.pth", weights_only=True)
+    assert set(best["model"]) == set(a["model"])
+
+    # evaluation under FSDP: every query predicted exactly once
+    folder = next((tmp_path / "cache" / "synthetic_mr").glob("spec_*"))
+    gt = json.loads((folder / "test.json").read_text())
+    preds = [
+        json.loads(line) for line in (tmp_path / "fsdp" / "result" / "test_best_predictions.jsonl").open()
+    ]
+    assert sorted(p["qid"] for p in preds) == sorted(r["qid"] for r in gt)
+
+    # resume epoch 1 from the end of epoch 0: from the FSDP checkpoint, and from the DDP one (same format)
+    first_epoch = max(
+        step
+        for step, row in (
+            (r["step"], r) for r in read_log(tmp_path / "fsdp" / "log.jsonl") if r["kind"] == "train"
+        )
+        if row["epoch"] == 0
+    )
+    for port, source in ((29543, "fsdp"), (29544, "ddp")):
+        out = f"resume_from_{source}"
+        cfg = experiment(
+            tmp_path,
+            out,
+            "fsdp",
+            valid_splits=[],
+            test_splits=[],
+            resume_ckpt_path=str(tmp_path / source / "checkpoint_epoch0.pth"),
+        )
+        resumed = torchrun(cfg, port)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        after = losses(tmp_path / out / "log.jsonl")
+        assert sorted(after) == [s for s in sorted(ref) if s > first_epoch]
+        for step, loss in after.items():
+            assert loss == pytest.approx(ref[step], rel=1e-4, abs=1e-5), (source, step)
