@@ -451,6 +451,9 @@ class LanguageModel:
             "repetition_penalty": gen.repetition_penalty,
             "do_sample": gen.do_sample,
             "num_return_sequences": gen.num_return_sequences,
+            # transformers turns this on for FSDP-managed models (an all-reduce per generated token, so ranks
+            # gathering weights per call stay in step); the runner gathers them before evaluating instead.
+            "synced_gpus": False,
         }
         if gen.do_sample:
             kwargs.update(top_p=gen.top_p, temperature=gen.temperature)
