@@ -389,7 +389,8 @@ def measure_saved(model, batch) -> dict[str, int]:
     return out
 
 
-def validate() -> None:
+def validate() -> dict[str, tuple[float, float]]:
+    """Print and return predicted and measured saved-tensor bytes per part (and ``total``)."""
     import torch
     from model_helpers import fake_batch, tiny_model
 
@@ -440,6 +441,9 @@ def validate() -> None:
         print(f"{part:12}{p:>14.2f}{m:>14.2f}{ratio:>8}")
     tp, tm = sum(predicted.values()) / 2**20, sum(measured.values()) / 2**20
     print(f"{'total':12}{tp:>14.2f}{tm:>14.2f}{tp / tm:>8.2f}")
+    result = {part: (predicted.get(part, 0.0), float(measured.get(part, 0))) for part in predicted}
+    result["total"] = (sum(predicted.values()), float(sum(measured.values())))
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
