@@ -120,6 +120,7 @@ def test_fsdp_trains_like_ddp_saves_ddp_format_and_resumes(tmp_path):
             valid_splits=[],
             test_splits=[],
             resume_ckpt_path=str(tmp_path / source / "checkpoint_epoch0.pth"),
+            grad_checkpointing=source == "ddp",  # recomputation under FSDP: the same losses
         )
         resumed = torchrun(cfg, port)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
