@@ -1,0 +1,572 @@
+"""SeViLA: a localizer that picks keyframes and an answerer that answers from them (Yu et al., NeurIPS 2023).
+
+One frozen EVA ViT and one frozen Flan-T5 carry two named Q-Former branches of the shared body
+(:mod:`lavis.models.blip2`): the **answerer** (LAVIS' plain names ``Qformer``, ``query_tokens``,
+``t5_proj``, ``ln_vision``, as BLIP-2) and the **localizer** (the same names with ``_loc``), so the released
+``sevila_pretrained.pth`` maps one to one.
+
+* Localizer: every sampled frame alone, as ``"Frame: "`` + its localizer queries + the localization prompt;
+  its score is the logit of "yes" at the first decoding step (the original's raw logit; ``localizer_score:
+  prob`` uses the softmax probability instead). The top ``num_keyframes`` frames are kept in time order.
+* Answerer: ``"Frame {i}: "`` + answerer queries for each keyframe, then the question / options prompt; the
+  answer is the argmax over the option-letter logits at the second decoding step (after ``"▁Option"``).
+
+What a training step does is the config switch ``mode`` (one model, four behaviours, reference §B.7-B.8):
+
+=====================  ===========================================================  ===============
+mode                   forward                                                      trained branch
+=====================  ===========================================================  ===============
+``localizer_pretrain`` QVHighlights: "yes"/"no" per frame from the relevant windows localizer
+``answerer_finetune``  forward chain: the localizer's keyframes → "Option X"        answerer
+``localizer_refine``   reverse chain: the frozen answerer labels each frame alone   localizer
+                       ("yes" iff it answers right), the localizer learns them
+``inference``          zero-shot / evaluation only                                  none
+=====================  ===========================================================  ===============
+
+``keyframes: uniform`` replaces the localizer by evenly spaced frames (BLIP-2^concat, the ``uni_eval`` switch).
+A frozen branch is frozen whole -- Q-Former, query tokens, projection and ``ln_vision`` -- and kept in eval mode.
+
+Deliberate differences from the original code: padded frames are never selected; option letters beyond a
+sample's option count are never predicted (the original could answer "D" to a 3-option question);
+weights load in the order ViT → ``pretrained`` → ``localizer_init`` → ``finetuned``, so the localizer
+initialisation never overwrites a fine-tuned localizer (the original's ``load_qformer_loc`` did, §B.15).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from lavis.common.config import GenerationConfig, one_of
+from lavis.common.errors import ConfigError
+from lavis.common.registry import register_model
+from lavis.models.blip2 import FINETUNED, LAVIS_BLIP2
+from lavis.models.blip2_t5 import Blip2T5, Blip2T5Config
+from lavis.models.checkpoints import KeyRules, load_weights, model_rules
+from lavis.models.components.llm import LORA_ADAPTERS
+from lavis.models.components.qformer import QFORMER_TEXT_KEYS
+from lavis.models.components.vision import EVA_VIT
+
+MODES = ("inference", "localizer_pretrain", "answerer_finetune", "localizer_refine")
+TRAINED_BRANCH = {
+    "inference": None,
+    "localizer_pretrain": "localizer",
+    "answerer_finetune": "answerer",
+    "localizer_refine": "localizer",
+}
+LETTERS = "ABCDE"
+
+# --- prompts (reference §B.3) ---------------------------------------------------------------------
+
+QA_SUFFIX = "Considering the information presented in the frame, select the correct answer from the options."
+LOC_SUFFIX = "Does the information within the frame provide the necessary details to accurately answer the given question?"
+VLEP_QA = "Upon observing the provided frames, what is the most probable subsequent event?"
+VLEP_LOC_SUFFIX = "Does the information within the frame provide the necessary details to predict next event?"
+PROMPT_STYLES = ("qa", "vlep")
+
+
+def _options_text(options: Sequence[str]) -> str:
+    return " ".join(f"Option {LETTERS[i]}: {option}" for i, option in enumerate(options))
+
+
+def qa_prompt(question: str, options: Sequence[str], style: str = "qa") -> str:
+    """The answerer's prompt: ``Question: {q} Option A: {a0} ... Considering ...`` (VLEP: no question)."""
+    _check_options(options, style)
+    if style == "vlep":
+        return f"{VLEP_QA} {_options_text(options)}"
+    return f"Question: {question} {_options_text(options)} {QA_SUFFIX}"
+
+
+def loc_prompt(question: str, options: Sequence[str], style: str = "qa") -> str:
+    """The localizer's prompt: ``Question: {q} Options: ({a0} {a1} ... ) Does the information ...?``."""
+    _check_options(options, style)
+    if style == "vlep":
+        return f"{qa_prompt(question, options, style)} {VLEP_LOC_SUFFIX}"
+    return f"Question: {question} Options: ({''.join(o + ' ' for o in options)}) {LOC_SUFFIX}"
+
+
+def qvh_loc_prompt(query: str) -> str:
+    """QVHighlights pre-training: the query (with a final ".") as a yes/no question to the localizer."""
+    query = query.strip()
+    if not query.endswith("."):
+        query += "."
+    return f"Question: {query} Option A: yes. Option B: no. {LOC_SUFFIX}"
+
+
+def _check_options(options: Sequence[str], style: str) -> None:
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, got {style!r}")
+    if not 2 <= len(options) <= len(LETTERS):
+        raise ValueError(f"SeViLA answers with the letters {LETTERS}: 2..5 options, got {len(options)}")
+
+
+# --- the pieces of the method, as pure functions --------------------------------------------------
+
+
+def frame_labels(timestamps: Sequence[float], windows: Sequence[Sequence[float]]) -> list[str]:
+    """QVHighlights frame labels: "yes" when the frame time lies in a relevant window (ends included)."""
+    return ["yes" if any(s <= t <= e for s, e in windows) else "no" for t in timestamps]
+
+
+def select_keyframes(scores: torch.Tensor, k: int, frame_mask: torch.Tensor | None = None) -> list[list[int]]:
+    """Per sample, the indices of the ``k`` best-scoring real frames, in time order.
+
+    Ties go to the earlier frame; a sample with fewer than ``k`` real frames keeps all of them.
+    """
+    if k < 1:
+        raise ValueError(f"the number of keyframes must be >= 1, got {k}")
+    scores = scores.detach().float()
+    if frame_mask is not None:
+        scores = scores.masked_fill(~frame_mask.bool().to(scores.device), float("-inf"))
+    order = torch.sort(scores, dim=1, descending=True, stable=True).indices
+    real = frame_mask.sum(1).tolist() if frame_mask is not None else [scores.shape[1]] * scores.shape[0]
+    return [sorted(order[i, : min(k, int(n))].tolist()) for i, n in enumerate(real)]
+
+
+def uniform_keyframes(num_frames: Sequence[int], k: int) -> list[list[int]]:
+    """``k`` evenly spaced frames of each sample (all of them when it has at most ``k``)."""
+    out = []
+    for n in num_frames:
+        n = int(n)
+        out.append(list(range(n)) if n <= k else [int((i + 0.5) * n / k) for i in range(k)])
+    return out
+
+
+def choose_options(logits: torch.Tensor, letter_ids: Sequence[int], num_options: Sequence[int]) -> list[int]:
+    """Per row, the option index whose letter has the highest logit among the row's first ``n`` letters."""
+    letters = logits[:, list(letter_ids)].float()
+    limit = (
+        torch.arange(letters.shape[1], device=letters.device)[None, :]
+        >= torch.tensor([int(n) for n in num_options], device=letters.device)[:, None]
+    )
+    return letters.masked_fill(limit, float("-inf")).argmax(dim=1).tolist()
+
+
+def refinement_labels(predictions: Sequence[Sequence[int]], answers: Sequence[int]) -> list[list[str]]:
+    """Self-refinement pseudo-labels: a frame is "yes" when the answerer, reading it alone, answers right."""
+    return [["yes" if p == int(a) else "no" for p in row] for row, a in zip(predictions, answers)]
+
+
+# --- checkpoint rules -----------------------------------------------------------------------------
+
+LOCALIZER_PARTS = r"(Qformer_loc\.|query_tokens_loc$|t5_proj_loc\.|ln_vision_loc\.)"
+ANSWERER_PARTS = r"(Qformer\.|query_tokens$|{proj}\.|ln_vision\.)"
+
+SEVILA_PRETRAINED = dataclasses.replace(
+    LAVIS_BLIP2,
+    kind="sevila_pretrained",
+    about="SeViLA's sevila_pretrained.pth ({'model': ...}): the QVH-pretrained localizer (*_loc) and the "
+    "zero-shot BLIP-2 answerer; also a BLIP-2 file or an answerer checkpoint (localizer then from localizer_init)",
+    optional_parts=(
+        "visual_encoder.",
+        "{llm}.",
+        "Qformer_loc.",
+        "query_tokens_loc",
+        "t5_proj_loc.",
+        "ln_vision_loc.",
+    ),
+)
+SEVILA_LOCALIZER = KeyRules(
+    kind="sevila_localizer",
+    about="a localizer under SeViLA's _loc names (qformer_loc.pth, a localizer checkpoint): the *_loc tensors "
+    "are loaded, any answerer tensors in the file are ignored",
+    drop=(*QFORMER_TEXT_KEYS, "^" + ANSWERER_PARTS, r"^(vision_proj|text_proj|itm_head)\.", r"^temp$"),
+    missing_ok=(rf"^(?!{LOCALIZER_PARTS})", LORA_ADAPTERS),
+    optional_parts=("t5_proj_loc.", "ln_vision_loc."),
+    detect=r"^(Qformer_loc\.|query_tokens_loc$)",
+    config_key="localizer_init",
+)
+BLIP2_AS_LOCALIZER = KeyRules(
+    kind="blip2_as_localizer",
+    about="a BLIP-2 file (blip2_pretrained_flant5xl.pth) copied into the localizer: Qformer → Qformer_loc, ...",
+    renames=((r"^(Qformer|query_tokens|{proj}|ln_vision)(?=\.|$)", r"\1_loc"),),
+    drop=(
+        *QFORMER_TEXT_KEYS,
+        r"^(vision_proj|text_proj|itm_head)\.",
+        r"^temp$",
+        r"^(visual_encoder|{llm})\.",
+    ),
+    missing_ok=(rf"^(?!{LOCALIZER_PARTS})", LORA_ADAPTERS),
+    optional_parts=("t5_proj_loc.", "ln_vision_loc."),
+    detect=r"^Qformer\.",
+    config_key="localizer_init",
+)
+SEVILA_FINETUNED = dataclasses.replace(
+    FINETUNED,
+    kind="sevila_finetuned",
+    about="a SeViLA checkpoint of the trainable tensors of the configured mode (the runner's checkpoint_best.pth)",
+    detect=r"^(ln_vision|{proj}|Qformer|query_tokens)(_loc)?(\.|$)",
+)
+WEIGHT_KEYS = ("vit_pretrained", "pretrained", "localizer_init", "finetuned")  # in loading order
+
+
+@dataclass
+class SeViLAConfig(Blip2T5Config):
+    arch: str = "sevila"
+    model_type: str = "flant5xl"
+    mode: str = one_of("inference", *MODES)
+    keyframes: str = one_of("localizer", "localizer", "uniform")  # uniform: BLIP-2^concat (no localizer)
+    num_keyframes: int = 4  # the original's model.frame_num
+    localizer_score: str = one_of("logit", "logit", "prob")  # logit: the original code; prob: softmax p(yes)
+    answer_step: str = one_of(
+        "greedy", "greedy", "forced"
+    )  # inference: letter logits after the greedy 1st token
+    max_txt_len: int = 77  # prompt tokens (the original's fixed limit, right truncation)
+    max_target_len: int = 8
+    localizer_init: str | None = None  # qformer_loc.pth, a BLIP-2 file, or a localizer checkpoint
+
+
+@register_model("sevila")
+class SeViLA(Blip2T5):
+    Config = SeViLAConfig
+    QFORMERS: ClassVar[dict[str, str]] = {"answerer": "", "localizer": "_loc"}
+    PRETRAINED_MODEL_CONFIG_DICT = {
+        "flant5xl": "configs/models/sevila/flant5xl.yaml",
+        "tiny": "configs/models/sevila/tiny.yaml",
+    }
+
+    def __init__(self, cfg: SeViLAConfig, tokenizer: Any | None = None) -> None:
+        if cfg.lora.enabled:
+            raise ConfigError(
+                "model.lora.enabled: SeViLA trains its Q-Formers, not LoRA adapters; set it false"
+            )
+        super().__init__(cfg, tokenizer)
+        self._setup_token_ids()
+
+    @classmethod
+    def from_config(cls, cfg) -> SeViLA:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            cfg = OmegaConf.to_object(cfg)
+        model = cls(cfg)
+        model.load_weights_in_order()
+        return model
+
+    def load_weights_in_order(self) -> list:
+        """ViT → ``pretrained`` → ``localizer_init`` → ``finetuned``; each file's kind is detected among the
+        rules for its config key, so a later file only ever refines an earlier one."""
+        rules = model_rules(self)
+        reports = []
+        for key in WEIGHT_KEYS:
+            path = getattr(self.cfg, key, None)
+            if path:
+                kinds = [r.kind for r in rules.values() if r.config_key == key]
+                reports.append(
+                    load_weights(self, path, "auto", self.cfg.allow_partial_load, candidates=kinds)
+                )
+        return reports
+
+    def checkpoint_rules(self) -> list[KeyRules]:
+        rules = [SEVILA_PRETRAINED, EVA_VIT, SEVILA_LOCALIZER, BLIP2_AS_LOCALIZER, SEVILA_FINETUNED]
+        return rules + [r for r in super().checkpoint_rules() if r.config_key == "llm.path"]
+
+    def _setup_token_ids(self) -> None:
+        tok = self.tokenizer
+
+        def single(text: str) -> int:
+            ids = tok(text, add_special_tokens=False).input_ids
+            if len(ids) != 1:
+                raise ConfigError(f"SeViLA needs {text!r} as one token; this tokenizer gives {ids}")
+            return ids[0]
+
+        self.yes_id, self.no_id = single("yes"), single("no")
+        self.option_prefix = tok("Option", add_special_tokens=False).input_ids
+        self.letter_ids = []
+        for letter in LETTERS:
+            ids = tok(f"Option {letter}", add_special_tokens=False).input_ids
+            if ids[:-1] != self.option_prefix:
+                raise ConfigError(
+                    f"'Option {letter}' does not tokenize as 'Option' + one letter token: {ids}"
+                )
+            self.letter_ids.append(ids[-1])
+        self._prefix_cache: dict[str, list[int]] = {}
+
+    # --- freezing --------------------------------------------------------------------------------
+
+    @property
+    def trained_branch(self) -> str | None:
+        return TRAINED_BRANCH[self.cfg.mode]
+
+    def apply_freezing(self) -> None:
+        self.visual_encoder.requires_grad_(not self.cfg.freeze_vit)
+        self.llm.model.requires_grad_(not self.cfg.freeze_llm)
+        for branch in self.branches:
+            trained = branch == self.trained_branch
+            for kind in ("ln_vision", "qformer", "proj"):
+                self.part(kind, branch).requires_grad_(trained)
+            self.part("query_tokens", branch).requires_grad_(trained)
+
+    def train(self, mode: bool = True) -> SeViLA:
+        nn.Module.train(self, mode)
+        if self.cfg.freeze_vit:
+            self.visual_encoder.eval()
+        for branch in self.branches:
+            if branch != self.trained_branch:
+                self.part("qformer", branch).eval()
+        return self
+
+    def expected_missing_keys(self) -> list[str]:
+        patterns = [r"^visual_encoder\."] if self.cfg.freeze_vit else []
+        if self.cfg.freeze_llm:
+            patterns.append(rf"^{self.llm.module_name}\.")
+        for name, branch in self.branches.items():
+            if name != self.trained_branch:
+                proj = self.projection_name(name)
+                patterns += [
+                    rf"^{branch.qformer}\.",
+                    rf"^{branch.query_tokens}$",
+                    rf"^{branch.ln_vision}\.",
+                    rf"^{proj}\.",
+                ]
+        return patterns
+
+    # --- encoding --------------------------------------------------------------------------------
+
+    def frame_prefix_ids(self, index: int | None = None) -> list[int]:
+        """``"Frame: "`` (one frame alone) or ``"Frame {index}: "`` (keyframe ``index``, from 1), no specials."""
+        text = "Frame: " if index is None else f"Frame {index}: "
+        if text not in self._prefix_cache:
+            self._prefix_cache[text] = self.tokenizer(text, add_special_tokens=False).input_ids
+        return self._prefix_cache[text]
+
+    def vit_tokens(self, samples: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every real frame through the ViT once: (B, T, tokens, width) (zeros where padded) and (B, T) mask."""
+        video = samples["video"].to(self.device)
+        if video.dim() == 4:
+            video = video.unsqueeze(1)
+        b, t = video.shape[:2]
+        mask = samples.get("frame_mask")
+        mask = (
+            mask.to(self.device).bool()
+            if mask is not None
+            else torch.ones(b, t, dtype=torch.bool, device=self.device)
+        )
+        real = self.vit_features(video[mask])
+        out = real.new_zeros(b, t, *real.shape[1:])
+        out[mask] = real
+        return out, mask
+
+    def branch_embeddings(self, vit: torch.Tensor, branch: str) -> torch.Tensor:
+        """ViT tokens (N, tokens, width) → the branch's projected queries (N, num_queries, d_model)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and branch == self.trained_branch):
+            tokens = self.part("ln_vision", branch)(vit.float())
+            queries = self.part("query_tokens", branch).expand(tokens.shape[0], -1, -1)
+            return self.part("proj", branch)(self.part("qformer", branch)(queries, tokens))
+
+    def pack(self, rows: list[list[torch.Tensor | list[int]]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of segments (token ids or embeddings) → right-padded encoder input embeddings and mask."""
+        device = self.device
+        dtype = self.llm.embed(torch.zeros(1, dtype=torch.long, device=device)).dtype
+        seqs = []
+        for row in rows:
+            parts = []
+            for seg in row:
+                if isinstance(seg, torch.Tensor):
+                    parts.append(seg.to(dtype))
+                else:
+                    parts.append(self.llm.embed(torch.tensor(seg, dtype=torch.long, device=device)))
+            seqs.append(torch.cat(parts, dim=0))
+        width = max(s.shape[0] for s in seqs)
+        embeds = seqs[0].new_zeros(len(seqs), width, seqs[0].shape[-1])
+        mask = torch.zeros(len(seqs), width, dtype=torch.long, device=device)
+        for i, s in enumerate(seqs):
+            embeds[i, : s.shape[0]] = s
+            mask[i, : s.shape[0]] = 1
+        return embeds, mask
+
+    def prompt_ids(self, texts: list[str]) -> list[list[int]]:
+        return self.llm.encode(texts, self.cfg.max_txt_len)
+
+    @staticmethod
+    def styles(samples: dict[str, Any]) -> list[str]:
+        return list(samples.get("prompt_style") or ["qa"] * len(samples["options"]))
+
+    def qa_prompts(self, samples: dict[str, Any]) -> list[str]:
+        return [
+            qa_prompt(q, o, s)
+            for q, o, s in zip(samples["question"], samples["options"], self.styles(samples))
+        ]
+
+    def loc_prompts(self, samples: dict[str, Any]) -> list[str]:
+        if "options" not in samples:  # QVHighlights pre-training: a query, no options
+            return [qvh_loc_prompt(q) for q in samples["query"]]
+        return [
+            loc_prompt(q, o, s)
+            for q, o, s in zip(samples["question"], samples["options"], self.styles(samples))
+        ]
+
+    def single_frame_inputs(
+        self, vit: torch.Tensor, mask: torch.Tensor, branch: str, prompts: list[str]
+    ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]]]:
+        """One sequence per real frame: ``"Frame: "`` + the branch's queries + the sample's prompt.
+
+        Returns the encoder input and, per row, its ``(sample, frame)``.
+        """
+        where = [(i, j) for i, j in mask.nonzero().tolist()]
+        queries = self.branch_embeddings(vit[mask], branch)
+        ids = self.prompt_ids(prompts)
+        prefix = self.frame_prefix_ids()
+        rows = [[prefix, queries[r], ids[i]] for r, (i, _) in enumerate(where)]
+        embeds, emask = self.pack(rows)
+        return embeds, emask, where
+
+    def localizer_scores(self, vit: torch.Tensor, mask: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        """(B, T) frame scores: the "yes" logit (or probability) at the first decoding step; -inf where padded."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.trained_branch == "localizer"):
+            embeds, emask, where = self.single_frame_inputs(vit, mask, "localizer", prompts)
+            logits = self.llm.logits(embeds, emask).float()
+        values = (
+            logits.softmax(-1)[:, self.yes_id]
+            if self.cfg.localizer_score == "prob"
+            else logits[:, self.yes_id]
+        )
+        scores = torch.full(mask.shape, float("-inf"), device=values.device)
+        rows, cols = zip(*where)
+        scores[list(rows), list(cols)] = values
+        return scores
+
+    def keyframe_indices(
+        self, samples: dict[str, Any], vit: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[list[list[int]], torch.Tensor | None]:
+        """The frames the answerer reads and the localizer's scores (None with ``keyframes: uniform``)."""
+        k = self.cfg.num_keyframes
+        if self.cfg.keyframes == "uniform":
+            return uniform_keyframes(mask.sum(1).tolist(), k), None
+        with torch.no_grad():
+            scores = self.localizer_scores(vit.detach(), mask, self.loc_prompts(samples))
+        return select_keyframes(scores, k, mask), scores
+
+    def answerer_inputs(
+        self, vit: torch.Tensor, keyframes: list[list[int]], prompts: list[str]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per sample: ``"Frame {i}: "`` + answerer queries of keyframe i, for each keyframe, then the prompt."""
+        flat = torch.stack([vit[i, j] for i, frames in enumerate(keyframes) for j in frames])
+        queries = self.branch_embeddings(flat, "answerer")
+        ids = self.prompt_ids(prompts)
+        rows, r = [], 0
+        for i, frames in enumerate(keyframes):
+            row: list[Any] = []
+            for n in range(1, len(frames) + 1):
+                row += [self.frame_prefix_ids(n), queries[r]]
+                r += 1
+            rows.append(row + [ids[i]])
+        return self.pack(rows)
+
+    def letter_logits(self, embeds: torch.Tensor, mask: torch.Tensor, step: str) -> torch.Tensor:
+        """Logits at the second decoding step: after ``"▁Option"`` (forced) or after the greedy first token."""
+        b = embeds.shape[0]
+        if step == "forced":
+            cont = torch.tensor(self.option_prefix, device=embeds.device).repeat(b, 1)
+        else:
+            cont = self.llm.logits(embeds, mask).argmax(-1, keepdim=True)
+        return self.llm.logits(embeds, mask, cont)
+
+    # --- training --------------------------------------------------------------------------------
+
+    @staticmethod
+    def answer_texts(answers: Sequence[int]) -> list[str]:
+        return [f"Option {LETTERS[int(a)]}" for a in answers]
+
+    def training_inputs(self, samples: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """The mode's encoder input, mask and target texts (one row per frame for the localizer modes)."""
+        mode = self.cfg.mode
+        vit, mask = self.vit_tokens(samples)
+        if mode == "localizer_pretrain":
+            embeds, emask, where = self.single_frame_inputs(vit, mask, "localizer", self.loc_prompts(samples))
+            labels = [
+                frame_labels(ts[: int(n)], w)
+                for ts, n, w in zip(
+                    samples["timestamps"].tolist(), mask.sum(1).tolist(), samples["relevant_windows"]
+                )
+            ]
+            return embeds, emask, [labels[i][j] for i, j in where]
+        if mode == "localizer_refine":
+            labels = self.pseudo_labels(samples, vit, mask)
+            embeds, emask, where = self.single_frame_inputs(vit, mask, "localizer", self.loc_prompts(samples))
+            return embeds, emask, [labels[i][j] for i, j in where]
+        keyframes, _ = self.keyframe_indices(samples, vit, mask)
+        embeds, emask = self.answerer_inputs(vit, keyframes, self.qa_prompts(samples))
+        return embeds, emask, self.answer_texts(samples["answer"])
+
+    @torch.no_grad()
+    def pseudo_labels(
+        self, samples: dict[str, Any], vit: torch.Tensor, mask: torch.Tensor
+    ) -> list[list[str]]:
+        """The reverse chain: per sample and real frame, "yes" iff the answerer reading that frame alone
+        (``"Frame: "`` + queries + QA prompt, letter logits after a forced ``"▁Option"``) picks the answer."""
+        embeds, emask, where = self.single_frame_inputs(
+            vit.detach(), mask, "answerer", self.qa_prompts(samples)
+        )
+        logits = self.letter_logits(embeds, emask, "forced")
+        counts = [len(samples["options"][i]) for i, _ in where]
+        chosen = choose_options(logits, self.letter_ids, counts)
+        per_sample: list[list[int]] = [[] for _ in range(mask.shape[0])]
+        for (i, _), c in zip(where, chosen):
+            per_sample[i].append(c)
+        return refinement_labels(per_sample, samples["answer"])
+
+    def forward(self, samples: dict[str, Any]) -> dict[str, torch.Tensor]:
+        if self.trained_branch is None:
+            raise ConfigError("model.mode is 'inference': nothing to train; choose a training mode")
+        embeds, mask, targets = self.training_inputs(samples)
+        return self.llm.loss(embeds, mask, targets, self.cfg.max_target_len)
+
+    # --- inference -------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict(
+        self, samples: dict[str, Any], generation: GenerationConfig | None = None, **overrides: Any
+    ) -> list[dict[str, Any]]:
+        """Per question: ``prediction`` (option index), ``text``, ``frame_idx`` and ``keyframe_times`` (s), and
+        the localizer's ``frame_scores``. QVHighlights pre-training (no options): per frame "yes"/"no".
+
+        Decoding settings do not apply: answers are read from letter logits, not generated.
+        """
+        vit, mask = self.vit_tokens(samples)
+        if "options" not in samples:
+            return self.predict_frames(samples, vit, mask)
+        keyframes, scores = self.keyframe_indices(samples, vit, mask)
+        embeds, emask = self.answerer_inputs(vit, keyframes, self.qa_prompts(samples))
+        logits = self.letter_logits(embeds, emask, self.cfg.answer_step)
+        chosen = choose_options(logits, self.letter_ids, [len(o) for o in samples["options"]])
+        times = samples.get("timestamps")
+        out = []
+        for i, (c, frames) in enumerate(zip(chosen, keyframes)):
+            row = {"prediction": int(c), "text": f"Option {LETTERS[c]}", "frame_idx": frames}
+            if times is not None:
+                row["keyframe_times"] = [float(times[i][j]) for j in frames]
+            if scores is not None:
+                row["frame_scores"] = [float(s) for s in scores[i][mask[i]].tolist()]
+            out.append(row)
+        return out
+
+    def predict_frames(
+        self, samples: dict[str, Any], vit: torch.Tensor, mask: torch.Tensor
+    ) -> list[dict[str, Any]]:
+        """Localizer pre-training evaluation: per frame, the argmax of the [no, yes] logits."""
+        embeds, emask, where = self.single_frame_inputs(vit, mask, "localizer", self.loc_prompts(samples))
+        logits = self.llm.logits(embeds, emask).float()
+        yes = (logits[:, self.yes_id] > logits[:, self.no_id]).tolist()
+        out = [{"frames": []} for _ in range(mask.shape[0])]
+        for (i, _), y in zip(where, yes):
+            out[i]["frames"].append("yes" if y else "no")
+        return out
+
+    def dummy_inputs(self, batch_size: int = 2, num_frames: int = 3) -> dict[str, Any]:
+        samples = super().dummy_inputs(batch_size, num_frames)
+        options = [["red", "green", "blue"], ["a circle", "a square", "a star", "a bar", "nothing"]]
+        samples.update(
+            question=[f"what colour is shape {i}?" for i in range(batch_size)],
+            options=[options[i % 2] for i in range(batch_size)],
+            answer=[i % 3 for i in range(batch_size)],
+            prompt_style=["qa"] * batch_size,
+            query=[f"the screen turns red {i}" for i in range(batch_size)],
+            relevant_windows=[[[0.0, 1.0]] for _ in range(batch_size)],
+        )
+        return samples
