@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from lavis.common.config import GenerationConfig, one_of
-from lavis.common.errors import ConfigError
+from lavis.common.errors import CheckpointError, ConfigError
 from lavis.common.registry import register_model
 from lavis.models.blip2 import FINETUNED, LAVIS_BLIP2
 from lavis.models.blip2_t5 import Blip2T5, Blip2T5Config
@@ -184,7 +184,9 @@ SEVILA_LOCALIZER = KeyRules(
 BLIP2_AS_LOCALIZER = KeyRules(
     kind="blip2_as_localizer",
     about="a BLIP-2 file (blip2_pretrained_flant5xl.pth) copied into the localizer: Qformer → Qformer_loc, ...",
-    renames=((r"^(Qformer|query_tokens|{proj}|ln_vision)(?=\.|$)", r"\1_loc"),),
+    renames=(
+        (r"^(Qformer|query_tokens|t5_proj|ln_vision)(?=\.|$)", r"\1_loc"),
+    ),  # rename patterns take no placeholders
     drop=(
         *QFORMER_TEXT_KEYS,
         r"^(vision_proj|text_proj|itm_head)\.",
@@ -257,10 +259,43 @@ class SeViLA(Blip2T5):
             path = getattr(self.cfg, key, None)
             if path:
                 kinds = [r.kind for r in rules.values() if r.config_key == key]
-                reports.append(
-                    load_weights(self, path, "auto", self.cfg.allow_partial_load, candidates=kinds)
-                )
+                report = load_weights(self, path, "auto", self.cfg.allow_partial_load, candidates=kinds)
+                if not self.cfg.allow_partial_load:
+                    self.check_whole_branches(report)
+                reports.append(report)
+        uses_localizer = (
+            self.cfg.mode in ("localizer_pretrain", "localizer_refine") or self.cfg.keyframes == "localizer"
+        )
+        loc = self.branches["localizer"].qformer + "."
+        loaded_loc = any(k.startswith(loc) for r in reports for k in r.loaded)
+        if self.cfg.pretrained and uses_localizer and not loaded_loc and not self.cfg.allow_partial_load:
+            raise ConfigError(
+                f"model.mode={self.cfg.mode} (keyframes: {self.cfg.keyframes}) uses the localizer, but no "
+                "configured file holds it: set model.localizer_init (qformer_loc.pth, a BLIP-2 file or a "
+                "localizer checkpoint) or give a `pretrained` file with the _loc keys (sevila_pretrained.pth)"
+            )
         return reports
+
+    def check_whole_branches(self, report: Any) -> None:
+        """A file gives a branch whole or not at all: its Q-Former with its query tokens, and for
+        ``sevila_pretrained`` also its projection and LayerNorm (key rules can only make each part optional)."""
+        loaded = set(report.loaded)
+        for name, branch in self.branches.items():
+            parts = {"Q-Former": branch.qformer + ".", "query tokens": branch.query_tokens}
+            if report.kind == SEVILA_PRETRAINED.kind:
+                parts.update(projection=self.projection_name(name) + ".", LayerNorm=branch.ln_vision + ".")
+            present = {
+                what: any(k == prefix or (prefix.endswith(".") and k.startswith(prefix)) for k in loaded)
+                for what, prefix in parts.items()
+            }
+            if any(present.values()) and not all(present.values()):
+                absent = ", ".join(
+                    f"{what} ({parts[what].rstrip('.')})" for what, ok in present.items() if not ok
+                )
+                raise CheckpointError(
+                    f"{report.source}: the {name} branch is incomplete: no {absent} beside its other parts. "
+                    "Fix the file, or set model.allow_partial_load=true to keep the random initialisation."
+                )
 
     def checkpoint_rules(self) -> list[KeyRules]:
         rules = [SEVILA_PRETRAINED, EVA_VIT, SEVILA_LOCALIZER, BLIP2_AS_LOCALIZER, SEVILA_FINETUNED]
