@@ -152,6 +152,41 @@ def refinement_labels(predictions: Sequence[Sequence[int]], answers: Sequence[in
     return [["yes" if p == int(a) else "no" for p in row] for row, a in zip(predictions, answers)]
 
 
+def frame_spans(
+    margins: Sequence[float], timestamps: Sequence[float], duration: float, max_gap: int = 6
+) -> list[list[float]]:
+    """Frame-level yes/no (``margin`` = logit(yes) - logit(no) > 0) → moment windows, best first.
+
+    The paper's aggregation (§B.8): "yes" frames form one span until more than ``max_gap`` consecutive "no"
+    frames separate them. A span covers its frames' sampling intervals (half the mean frame spacing around
+    each first / last frame, clipped to the video) and is ranked by the mean margin of its "yes" frames.
+    With no "yes" frame, the single best frame's interval is returned (the answer is then marked invalid).
+    """
+    n = len(margins)
+    if n == 0:
+        return []
+    half = duration / (2 * n)
+
+    def window(first: int, last: int) -> list[float]:
+        return [
+            max(0.0, float(timestamps[first]) - half),
+            min(float(duration), float(timestamps[last]) + half),
+        ]
+
+    yes = [i for i, m in enumerate(margins) if m > 0]
+    if not yes:
+        best = max(range(n), key=lambda i: margins[i])
+        return [window(best, best)]
+    groups: list[list[int]] = [[yes[0]]]
+    for i in yes[1:]:
+        if i - groups[-1][-1] - 1 > max_gap:
+            groups.append([i])
+        else:
+            groups[-1].append(i)
+    ranked = sorted(groups, key=lambda g: -sum(margins[i] for i in g) / len(g))
+    return [window(g[0], g[-1]) for g in ranked]
+
+
 # --- checkpoint rules -----------------------------------------------------------------------------
 
 LOCALIZER_PARTS = r"(Qformer_loc\.|query_tokens_loc$|t5_proj_loc\.|ln_vision_loc\.)"
@@ -221,6 +256,7 @@ class SeViLAConfig(Blip2T5Config):
     max_txt_len: int = 77  # prompt tokens (the original's fixed limit, right truncation)
     max_target_len: int = 8
     localizer_init: str | None = None  # qformer_loc.pth, a BLIP-2 file, or a localizer checkpoint
+    span_max_gap: int = 6  # QVH evaluation: more "no" frames than this between "yes" frames start a new span
 
 
 @register_model("sevila")
@@ -584,13 +620,23 @@ class SeViLA(Blip2T5):
     def predict_frames(
         self, samples: dict[str, Any], vit: torch.Tensor, mask: torch.Tensor
     ) -> list[dict[str, Any]]:
-        """Localizer pre-training evaluation: per frame, the argmax of the [no, yes] logits."""
+        """Localizer pre-training evaluation (QVHighlights): per frame the argmax of the [no, yes] logits, and
+        the "yes" frames aggregated into windows (:func:`frame_spans`) for the moment-retrieval metrics."""
         embeds, emask, where = self.single_frame_inputs(vit, mask, "localizer", self.loc_prompts(samples))
         logits = self.llm.logits(embeds, emask).float()
-        yes = (logits[:, self.yes_id] > logits[:, self.no_id]).tolist()
-        out = [{"frames": []} for _ in range(mask.shape[0])]
-        for (i, _), y in zip(where, yes):
-            out[i]["frames"].append("yes" if y else "no")
+        margins = (logits[:, self.yes_id] - logits[:, self.no_id]).tolist()
+        per_sample: list[list[float]] = [[] for _ in range(mask.shape[0])]
+        for (i, _), m in zip(where, margins):
+            per_sample[i].append(m)
+        out = []
+        for i, m in enumerate(per_sample):
+            frames = ["yes" if v > 0 else "no" for v in m]
+            times = samples["timestamps"][i][: len(m)].tolist()
+            windows = frame_spans(m, times, float(samples["duration"][i]), self.cfg.span_max_gap)
+            text = "_".join(frames)
+            out.append(
+                {"frames": frames, "raw": text, "text": text, "windows": windows, "valid": "yes" in frames}
+            )
         return out
 
     def dummy_inputs(self, batch_size: int = 2, num_frames: int = 3) -> dict[str, Any]:

@@ -294,3 +294,18 @@ def test_uniform_keyframes_bypass_the_localizer(monkeypatch):
     monkeypatch.setattr(model, "localizer_scores", boom)
     preds = model.predict(model.dummy_inputs(batch_size=2, num_frames=4))
     assert [p["frame_idx"] for p in preds] == [[1, 3], [0, 2]] and "frame_scores" not in preds[0]
+
+
+def test_frame_spans_join_yes_frames_across_short_gaps_and_rank_by_margin():
+    from lavis.models.sevila import frame_spans
+
+    times = [0.5 + i for i in range(20)]  # 20 frames over 20 s: each covers [t - 0.5, t + 0.5]
+    margins = [-1.0] * 20
+    for i in (1, 2, 8):  # gap of 5 "no" frames (3..7): one span
+        margins[i] = 1.0
+    for i in (15, 16):  # 6 "no" frames (9..14) after frame 8 ... still joined with max_gap 6
+        margins[i] = 3.0
+    assert frame_spans(margins, times, 20.0) == [[1.0, 17.0]]
+    assert frame_spans(margins, times, 20.0, max_gap=5) == [[15.0, 17.0], [1.0, 9.0]]  # mean margin 3 > 1
+    assert frame_spans([-2.0, -0.5, -1.0], [1.0, 3.0, 5.0], 6.0) == [[2.0, 4.0]]  # no "yes": the best frame
+    assert frame_spans([1.0], [0.2], 4.0) == [[0.0, 2.2]]

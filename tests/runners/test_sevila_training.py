@@ -54,3 +54,16 @@ def test_each_training_mode_trains_and_evaluates(tmp_path, mode):
     assert {"Acc", "mIoP", "mIoU", "Acc@GQA"} <= set(test)
     preds = read_jsonl(tmp_path / "out" / "result" / "test_best_predictions.jsonl")
     assert all(len(p["keyframe_times"]) == 2 and 0 <= p["prediction"] < 4 for p in preds)
+
+
+def test_localizer_pretraining_on_moment_retrieval_data_is_scored_as_moment_retrieval(tmp_path):
+    """QVHighlights-style pre-training: query + windows → frame labels; evaluation aggregates "yes" frames."""
+    cfg = experiment(tmp_path, "localizer_pretrain")
+    cfg["datasets"] = {"synthetic_mr": dict(cfg["datasets"]["synthetic_mcqa"])}
+    cfg["run"]["task"] = "moment_retrieval"
+    results = run_training(config_from_dict(cfg))
+    assert {"R1@0.5", "R1@0.7", "mAP"} <= set(results["test_best"])
+    preds = read_jsonl(tmp_path / "out" / "result" / "test_best_predictions.jsonl")
+    assert preds and all(
+        p["pred_windows"] and set(p["raw_prediction"].split("_")) <= {"yes", "no"} for p in preds
+    )
