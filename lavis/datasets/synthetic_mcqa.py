@@ -20,12 +20,24 @@ from lavis.datasets.synthetic import SyntheticSpec
 QUESTIONS = {"shape": "what colour is the shape?", "tint": "what colour does the screen turn?"}
 
 
-def write_mcqa_annotations(folder: Path, spec: SyntheticSpec, num_options: int = 4) -> None:
-    """``{split}_mcqa.json`` beside the generated moment-retrieval files (derived from them; idempotent)."""
+def annotation_name(split: str, num_options: int, shuffle: bool) -> str:
+    return f"{split}_mcqa_{num_options}{'' if shuffle else '_fixed'}.json"
+
+
+def write_mcqa_annotations(
+    folder: Path, spec: SyntheticSpec, num_options: int = 4, shuffle: bool = True
+) -> None:
+    """``{split}_mcqa_*.json`` beside the generated moment-retrieval files (derived from them; idempotent).
+
+    ``shuffle=False``: the options are the palette's first ``num_options`` colours in palette order (the
+    spec's palette must then hold exactly ``num_options`` colours), so a letter always means one colour.
+    """
+    if not shuffle and len(spec.colours) != num_options:
+        raise ValueError(f"fixed options need a palette of exactly {num_options} colours, got {spec.colours}")
     if num_options > len(spec.colours):
         raise ValueError(f"{num_options} options need as many colours; the spec has {len(spec.colours)}")
     for split in spec.num_videos:
-        target = Path(folder) / f"{split}_mcqa_{num_options}.json"
+        target = Path(folder) / annotation_name(split, num_options, shuffle)
         if target.is_file():
             continue
         first: dict[str, dict[str, Any]] = {}
@@ -37,13 +49,14 @@ def write_mcqa_annotations(folder: Path, spec: SyntheticSpec, num_options: int =
         records = []
         for vid, rec in sorted(first.items()):
             colour = next(c for c in spec.colours if c in rec["query"].split())
-            others = [
-                str(c)
-                for c in rng.choice([c for c in spec.colours if c != colour], num_options - 1, replace=False)
-            ]
-            options = others[:]
-            answer = int(rng.integers(0, num_options))
-            options.insert(answer, colour)
+            if shuffle:
+                pool = [c for c in spec.colours if c != colour]
+                options = [str(c) for c in rng.choice(pool, num_options - 1, replace=False)]
+                answer = int(rng.integers(0, num_options))
+                options.insert(answer, colour)
+            else:
+                options = [str(c) for c in spec.colours]
+                answer = options.index(colour)
             records.append(
                 {
                     "video": vid,

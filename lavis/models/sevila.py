@@ -35,6 +35,7 @@ initialisation never overwrites a fine-tuned localizer (the original's ``load_qf
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -190,7 +191,6 @@ def frame_spans(
 # --- checkpoint rules -----------------------------------------------------------------------------
 
 LOCALIZER_PARTS = r"(Qformer_loc\.|query_tokens_loc$|t5_proj_loc\.|ln_vision_loc\.)"
-ANSWERER_PARTS = r"(Qformer\.|query_tokens$|{proj}\.|ln_vision\.)"
 
 SEVILA_PRETRAINED = dataclasses.replace(
     LAVIS_BLIP2,
@@ -206,11 +206,15 @@ SEVILA_PRETRAINED = dataclasses.replace(
         "ln_vision_loc.",
     ),
 )
+# A localizer file is read for its localizer only: every other key it holds (an answerer, a ViT, a T5) is set
+# aside under this prefix and dropped, so ``localizer_init`` never overwrites what ``pretrained`` loaded.
+NOT_LOCALIZER = "__not_for_the_localizer__."
 SEVILA_LOCALIZER = KeyRules(
     kind="sevila_localizer",
-    about="a localizer under SeViLA's _loc names (qformer_loc.pth, a localizer checkpoint): the *_loc tensors "
-    "are loaded, any answerer tensors in the file are ignored",
-    drop=(*QFORMER_TEXT_KEYS, "^" + ANSWERER_PARTS, r"^(vision_proj|text_proj|itm_head)\.", r"^temp$"),
+    about="a localizer under SeViLA's _loc names (qformer_loc.pth, sevila_pretrained.pth, a localizer "
+    "checkpoint): the *_loc tensors are loaded; anything else in the file is ignored",
+    renames=((rf"^(?!{LOCALIZER_PARTS})", NOT_LOCALIZER),),
+    drop=(*QFORMER_TEXT_KEYS, "^" + re.escape(NOT_LOCALIZER)),
     missing_ok=(rf"^(?!{LOCALIZER_PARTS})", LORA_ADAPTERS),
     optional_parts=("t5_proj_loc.", "ln_vision_loc."),
     detect=r"^(Qformer_loc\.|query_tokens_loc$)",
@@ -218,16 +222,16 @@ SEVILA_LOCALIZER = KeyRules(
 )
 BLIP2_AS_LOCALIZER = KeyRules(
     kind="blip2_as_localizer",
-    about="a BLIP-2 file (blip2_pretrained_flant5xl.pth) copied into the localizer: Qformer → Qformer_loc, ...",
+    about="a BLIP-2 file (blip2_pretrained_flant5xl.pth) or an answerer checkpoint copied into the localizer: "
+    "Qformer → Qformer_loc, query_tokens → query_tokens_loc, ...; anything else in the file is ignored",
     renames=(
-        (r"^(Qformer|query_tokens|t5_proj|ln_vision)(?=\.|$)", r"\1_loc"),
-    ),  # rename patterns take no placeholders
-    drop=(
-        *QFORMER_TEXT_KEYS,
-        r"^(vision_proj|text_proj|itm_head)\.",
-        r"^temp$",
-        r"^(visual_encoder|{llm})\.",
+        (
+            r"^(Qformer|query_tokens|t5_proj|ln_vision)(?=\.|$)",
+            r"\1_loc",
+        ),  # rename patterns take no placeholders
+        (r"^", NOT_LOCALIZER),
     ),
+    drop=(*QFORMER_TEXT_KEYS, "^" + re.escape(NOT_LOCALIZER)),
     missing_ok=(rf"^(?!{LOCALIZER_PARTS})", LORA_ADAPTERS),
     optional_parts=("t5_proj_loc.", "ln_vision_loc."),
     detect=r"^Qformer\.",

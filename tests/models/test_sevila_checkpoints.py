@@ -206,3 +206,30 @@ def test_a_mode_that_uses_the_localizer_refuses_to_run_it_uninitialised(tmp_path
         tiny(2, mode="inference", pretrained=str(tmp_path / "blip2.pth")).load_weights_in_order()
     uniform = tiny(2, mode="inference", keyframes="uniform", pretrained=str(tmp_path / "blip2.pth"))
     assert [r.kind for r in uniform.load_weights_in_order()] == ["sevila_pretrained"]
+
+
+@pytest.mark.parametrize("localizer_file", ["both_branches", "answerer_only"])
+def test_localizer_init_never_touches_the_answerer_vit_or_t5(tmp_path, localizer_file):
+    a, b = tiny(1), tiny(2)
+    save_checkpoint(tmp_path / "pretrained.pth", {"model": a.state_dict()})  # everything of model a
+    # a file with b's ViT, T5 and branches: only a localizer may come from it
+    parts = ANSWERER + LOCALIZER if localizer_file == "both_branches" else ANSWERER
+    state = {k: v for k, v in b.state_dict().items() if k.startswith(("visual_encoder.", "t5_model."))}
+    state.update(branch_state(b, parts))
+    save_checkpoint(tmp_path / "loc.pth", {"model": state})
+    target = tiny(
+        9,
+        mode="inference",
+        pretrained=str(tmp_path / "pretrained.pth"),
+        localizer_init=str(tmp_path / "loc.pth"),
+    )
+    reports = target.load_weights_in_order()
+    assert reports[1].kind == (
+        "sevila_localizer" if localizer_file == "both_branches" else "blip2_as_localizer"
+    )
+    assert all(k.startswith(LOCALIZER) for k in reports[1].loaded)
+    torch.testing.assert_close(target.query_tokens, a.query_tokens)
+    torch.testing.assert_close(target.visual_encoder.pos_embed, a.visual_encoder.pos_embed)
+    torch.testing.assert_close(target.t5_model.shared.weight, a.t5_model.shared.weight)
+    source = b.query_tokens_loc if localizer_file == "both_branches" else b.query_tokens
+    torch.testing.assert_close(target.query_tokens_loc, source)
