@@ -205,6 +205,7 @@ SEVILA_PRETRAINED = dataclasses.replace(
         "t5_proj_loc.",
         "ln_vision_loc.",
     ),
+    detect=r"^(Qformer\.|query_tokens$)",  # the answerer is required; a localizer-only file is sevila_localizer
 )
 # A localizer file is read for its localizer only: every other key it holds (an answerer, a ViT, a T5) is set
 # aside under this prefix and dropped, so ``localizer_init`` never overwrites what ``pretrained`` loaded.
