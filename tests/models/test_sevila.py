@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
@@ -23,9 +21,6 @@ from lavis.models.sevila import (
     select_keyframes,
     uniform_keyframes,
 )
-
-SHARED = Path(os.environ.get("LAVIS_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-FLAN_T5 = SHARED / "tokenizers" / "flan_t5"
 
 
 def tiny_sevila(seed: int = 0, **overrides) -> SeViLA:
@@ -116,10 +111,8 @@ def test_prompts_are_the_reference_strings():
 
 
 @pytest.fixture(scope="module")
-def flan_model():
-    if not (FLAN_T5 / "spiece.model").is_file():
-        pytest.skip(f"no Flan-T5 tokenizer at {FLAN_T5}")
-    return tiny_sevila(llm={"tokenizer": str(FLAN_T5)}).eval()
+def flan_model(flan_t5_tokenizer_dir):
+    return tiny_sevila(llm={"tokenizer": str(flan_t5_tokenizer_dir)}).eval()
 
 
 def test_flan_t5_ids_are_the_reference_constants(flan_model):
