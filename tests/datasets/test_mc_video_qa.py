@@ -81,3 +81,55 @@ def test_every_benchmark_has_a_builder_and_a_preset(name, options, benchmark, st
     assert (cfg.num_options, cfg.benchmark, cfg.prompt_style) == (options, benchmark, style)
     assert cfg.vis_processor.eval.n_frms == 32  # SeViLA's 32 candidate frames
     assert "val" in cfg.ann_paths and "test" in cfg.ann_paths
+
+
+# --- from the official files through `lavis.datasets.prepare` to batches ---------------------------
+
+
+def _official(name: str, root):
+    from prepare_fixtures import write_nextgqa, write_nextqa, write_star, write_tvqa, write_vlep
+
+    writers = {
+        "nextqa": write_nextqa,
+        "nextgqa": write_nextgqa,
+        "star": write_star,
+        "tvqa": write_tvqa,
+        "how2qa": lambda r: write_tvqa(r, how2qa=True),
+        "vlep": write_vlep,
+    }
+    return writers[name](root)
+
+
+@pytest.mark.parametrize("name", ["nextqa", "nextgqa", "star", "how2qa", "tvqa", "vlep"])
+def test_prepared_files_of_every_benchmark_load_through_its_builder(tmp_path, name):
+    import json
+
+    from prepare_fixtures import make_video
+
+    from lavis.datasets.prepare import prepare_dataset
+
+    options = {"nextgqa": {"nextqa_input": _official("nextqa", tmp_path / "nextqa_csv")}}.get(name, {})
+    prepare_dataset(name, _official(name, tmp_path / "official"), tmp_path / "ann", **options)
+    val = tmp_path / "ann" / ("val_float.json" if name == "nextgqa" else "val.json")
+    records = json.loads(val.read_text())
+    for rec in records:  # a clip long enough for every window (TVQA's reach 84 s)
+        make_video(tmp_path / "videos" / f"{rec['video']}.mp4", seconds=90.0, fps=1)
+    cls = registry.builders.get(name)
+    preset = load_yaml(default_config_path(cls.DATASET_CONFIG_DICT["default"]))
+    override = {
+        "video_root": str(tmp_path / "videos"),
+        "ann_paths": {"val": str(val)},
+        "vis_processor": {"eval": {"name": "video_eval", "n_frms": 4, "image_size": 32}},
+    }
+    cfg = merge_with_schema(cls.Config, preset, override, path=f"datasets.{name}", source="test")
+    ds = cls(cfg, name=name).build(["val"])["val"]
+    batch = ds.collater([ds[i] for i in range(len(ds))])
+    assert batch["video"].shape[1:] == (4, 3, 32, 32)
+    assert all(len(o) == cfg.num_options for o in batch["options"])
+    assert batch["answer"] == [r["answer"] for r in records]
+    assert set(batch["benchmark"]) == {cfg.benchmark}
+    assert ("relevant_windows" in batch) == (name == "nextgqa")
+    if name in ("nextqa", "nextgqa"):
+        assert all(q.endswith("?") for q in batch["question"]) and all(
+            o.endswith(".") for o in batch["options"][0]
+        )
