@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from run_helpers import read_jsonl, read_log
+from run_helpers import REPO, read_jsonl, read_log
 
 from lavis.common.config import config_from_dict
 from lavis.runners.launch import run_training
@@ -67,3 +67,50 @@ def test_localizer_pretraining_on_moment_retrieval_data_is_scored_as_moment_retr
     assert preds and all(
         p["pred_windows"] and set(p["raw_prediction"].split("_")) <= {"yes", "no"} for p in preds
     )
+
+
+def test_the_demo_chain_answerer_then_localizer_then_both_keyframe_choices(tmp_path):
+    """The demo's three stages at a toy size: the weights flow through `pretrained` and `localizer_init`."""
+    from lavis.common.config import load_config
+    from lavis.runners.launch import run_evaluation
+
+    demo = REPO / "configs" / "demo"
+    cache = f"paths.cache_root={tmp_path / 'cache'}"
+    small = [
+        "datasets.synthetic_mcqa.spec.num_videos={train: 16, val: 4, test: 8}",
+        "run.max_epoch=1",
+        "run.val_freq=1",
+        cache,
+    ]
+    answerer = tmp_path / "answerer"
+    run_training(load_config(demo / "sevila_synthetic_answerer.yaml", [f"run.output_dir={answerer}", *small]))
+    ckpt = answerer / "checkpoint_best.pth"
+    localizer = tmp_path / "localizer"
+    run_training(
+        load_config(
+            demo / "sevila_synthetic_localizer.yaml",
+            [
+                f"run.output_dir={localizer}",
+                f"model.pretrained={ckpt}",
+                f"model.localizer_init={ckpt}",
+                *small,
+            ],
+        )
+    )
+    accuracies = {}
+    for frames in ("localizer", "uniform"):
+        cfg = load_config(
+            demo / "sevila_synthetic_eval.yaml",
+            [
+                "run.evaluate=true",
+                f"run.output_dir={tmp_path / frames}",
+                f"model.keyframes={frames}",
+                f"model.pretrained={ckpt}",
+                f"model.localizer_init={localizer / 'checkpoint_best.pth'}",
+                *small,
+            ],
+        )
+        accuracies[frames] = run_evaluation(cfg)["test"]
+        assert accuracies[frames]["num_questions"] == 8
+    preds = read_jsonl(tmp_path / "uniform" / "result" / "test_eval_predictions.jsonl")
+    assert all(p["frame_idx"] == [4, 12] for p in preds)  # 2 evenly spaced of 16 frames
