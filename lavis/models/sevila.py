@@ -225,13 +225,8 @@ BLIP2_AS_LOCALIZER = KeyRules(
     kind="blip2_as_localizer",
     about="a BLIP-2 file (blip2_pretrained_flant5xl.pth) or an answerer checkpoint copied into the localizer: "
     "Qformer → Qformer_loc, query_tokens → query_tokens_loc, ...; anything else in the file is ignored",
-    renames=(
-        (
-            r"^(Qformer|query_tokens|t5_proj|ln_vision)(?=\.|$)",
-            r"\1_loc",
-        ),  # rename patterns take no placeholders
-        (r"^", NOT_LOCALIZER),
-    ),
+    # (rename patterns take no placeholders: t5_proj is SeViLA's projection name)
+    renames=((r"^(Qformer|query_tokens|t5_proj|ln_vision)(?=\.|$)", r"\1_loc"), (r"^", NOT_LOCALIZER)),
     drop=(*QFORMER_TEXT_KEYS, "^" + re.escape(NOT_LOCALIZER)),
     missing_ok=(rf"^(?!{LOCALIZER_PARTS})", LORA_ADAPTERS),
     optional_parts=("t5_proj_loc.", "ln_vision_loc."),
@@ -255,9 +250,8 @@ class SeViLAConfig(Blip2T5Config):
     keyframes: str = one_of("localizer", "localizer", "uniform")  # uniform: BLIP-2^concat (no localizer)
     num_keyframes: int = 4  # the original's model.frame_num
     localizer_score: str = one_of("logit", "logit", "prob")  # logit: the original code; prob: softmax p(yes)
-    answer_step: str = one_of(
-        "greedy", "greedy", "forced"
-    )  # inference: letter logits after the greedy 1st token
+    # inference reads the letter logits after the greedy first token (the original's scores[1]); forced: after "Option"
+    answer_step: str = one_of("greedy", "greedy", "forced")
     max_txt_len: int = 77  # prompt tokens (the original's fixed limit, right truncation)
     max_target_len: int = 8
     localizer_init: str | None = None  # qformer_loc.pth, a BLIP-2 file, or a localizer checkpoint
@@ -277,6 +271,11 @@ class SeViLA(Blip2T5):
         if cfg.lora.enabled:
             raise ConfigError(
                 "model.lora.enabled: SeViLA trains its Q-Formers, not LoRA adapters; set it false"
+            )
+        if not cfg.freeze_qformer or not cfg.train_ln_vision:
+            raise ConfigError(
+                "model.freeze_qformer / model.train_ln_vision do not apply to SeViLA: model.mode decides which "
+                "branch (Q-Former, queries, projection, ln_vision) trains; leave them at their defaults"
             )
         super().__init__(cfg, tokenizer)
         self._setup_token_ids()

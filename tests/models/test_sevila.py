@@ -245,6 +245,13 @@ def test_localizer_refine_targets_are_the_answerer_pseudo_labels(monkeypatch):
     assert targets == ["yes", "no", "yes", "yes", "no"]
 
 
+def test_body_switches_that_the_mode_replaces_are_refused():
+    with pytest.raises(ConfigError, match="model.mode decides"):
+        tiny_sevila(freeze_qformer=False)
+    with pytest.raises(ConfigError, match="LoRA"):
+        tiny_sevila(lora={"enabled": True})
+
+
 def test_inference_mode_has_nothing_to_train():
     model = tiny_sevila(mode="inference")
     with pytest.raises(ConfigError, match="inference"):
