@@ -153,6 +153,17 @@ def refinement_labels(predictions: Sequence[Sequence[int]], answers: Sequence[in
     return [["yes" if p == int(a) else "no" for p in row] for row, a in zip(predictions, answers)]
 
 
+def majority_vote(choices: Sequence[int], probs: Sequence[Sequence[float]]) -> int:
+    """BLIP-2^voting: the option most frames chose; a tie goes to the tied option with the highest summed
+    probability over the frames (then the lower index)."""
+    counts: dict[int, int] = {}
+    for c in choices:
+        counts[int(c)] = counts.get(int(c), 0) + 1
+    top = max(counts.values())
+    tied = [c for c in sorted(counts) if counts[c] == top]
+    return max(tied, key=lambda c: (sum(p[c] for p in probs), -c))
+
+
 def frame_spans(
     margins: Sequence[float], timestamps: Sequence[float], duration: float, max_gap: int = 6
 ) -> list[list[float]]:
@@ -249,6 +260,9 @@ class SeViLAConfig(Blip2T5Config):
     mode: str = one_of("inference", *MODES)
     keyframes: str = one_of("localizer", "localizer", "uniform")  # uniform: BLIP-2^concat (no localizer)
     num_keyframes: int = 4  # the original's model.frame_num
+    # concat: one answer from all keyframes ("Frame i: " + queries each); voting: each keyframe answers alone
+    # and the majority wins (BLIP-2^voting, the original's task strings without "vid")
+    answerer_input: str = one_of("concat", "concat", "voting")
     localizer_score: str = one_of("logit", "logit", "prob")  # logit: the original code; prob: softmax p(yes)
     # inference reads the letter logits after the greedy first token (the original's scores[1]); forced: after "Option"
     answer_step: str = one_of("greedy", "greedy", "forced")
@@ -566,8 +580,21 @@ class SeViLA(Blip2T5):
             embeds, emask, where = self.single_frame_inputs(vit, mask, "localizer", self.loc_prompts(samples))
             return embeds, emask, [labels[i][j] for i, j in where]
         keyframes, _ = self.keyframe_indices(samples, vit, mask)
+        targets = self.answer_texts(samples["answer"])
+        if self.cfg.answerer_input == "voting":  # every keyframe alone learns the answer
+            embeds, emask, where = self.single_frame_inputs(
+                vit, self.keyframe_mask(keyframes, mask), "answerer", self.qa_prompts(samples)
+            )
+            return embeds, emask, [targets[i] for i, _ in where]
         embeds, emask = self.answerer_inputs(vit, keyframes, self.qa_prompts(samples))
-        return embeds, emask, self.answer_texts(samples["answer"])
+        return embeds, emask, targets
+
+    @staticmethod
+    def keyframe_mask(keyframes: list[list[int]], like: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros_like(like, dtype=torch.bool)
+        for i, frames in enumerate(keyframes):
+            out[i, frames] = True
+        return out
 
     @torch.no_grad()
     def pseudo_labels(
@@ -607,19 +634,48 @@ class SeViLA(Blip2T5):
         if "options" not in samples:
             return self.predict_frames(samples, vit, mask)
         keyframes, scores = self.keyframe_indices(samples, vit, mask)
-        embeds, emask = self.answerer_inputs(vit, keyframes, self.qa_prompts(samples))
-        logits = self.letter_logits(embeds, emask, self.cfg.answer_step)
-        chosen = choose_options(logits, self.letter_ids, [len(o) for o in samples["options"]])
+        counts = [len(o) for o in samples["options"]]
+        per_frame = None
+        if self.cfg.answerer_input == "voting":
+            chosen, per_frame = self.vote(vit, keyframes, mask, samples, counts)
+        else:
+            embeds, emask = self.answerer_inputs(vit, keyframes, self.qa_prompts(samples))
+            logits = self.letter_logits(embeds, emask, self.cfg.answer_step)
+            chosen = choose_options(logits, self.letter_ids, counts)
         times = samples.get("timestamps")
         out = []
         for i, (c, frames) in enumerate(zip(chosen, keyframes)):
             row = {"prediction": int(c), "text": f"Option {LETTERS[c]}", "frame_idx": frames}
+            if per_frame is not None:
+                row["frame_predictions"] = per_frame[i]
             if times is not None:
                 row["keyframe_times"] = [float(times[i][j]) for j in frames]
             if scores is not None:
                 row["frame_scores"] = [float(s) for s in scores[i][mask[i]].tolist()]
             out.append(row)
         return out
+
+    def vote(
+        self,
+        vit: torch.Tensor,
+        keyframes: list[list[int]],
+        mask: torch.Tensor,
+        samples: dict[str, Any],
+        counts: list[int],
+    ) -> tuple[list[int], list[list[int]]]:
+        """BLIP-2^voting: each keyframe alone (``"Frame: "`` + queries + QA prompt) → its option; the majority."""
+        embeds, emask, where = self.single_frame_inputs(
+            vit, self.keyframe_mask(keyframes, mask), "answerer", self.qa_prompts(samples)
+        )
+        logits = self.letter_logits(embeds, emask, self.cfg.answer_step)
+        rows = choose_options(logits, self.letter_ids, [counts[i] for i, _ in where])
+        probs = logits[:, self.letter_ids].float().softmax(-1).tolist()
+        per_frame: list[list[int]] = [[] for _ in keyframes]
+        per_probs: list[list[list[float]]] = [[] for _ in keyframes]
+        for (i, _), c, p in zip(where, rows, probs):
+            per_frame[i].append(c)
+            per_probs[i].append(p)
+        return [majority_vote(c, p) for c, p in zip(per_frame, per_probs)], per_frame
 
     def predict_frames(
         self, samples: dict[str, Any], vit: torch.Tensor, mask: torch.Tensor

@@ -64,7 +64,7 @@ class MultipleChoiceQATask(BaseTask):
                 "answer": int(samples["answer"][i]),
                 "prediction": int(out["prediction"]),
             }
-            for key in ("frame_idx", "keyframe_times"):
+            for key in ("frame_idx", "keyframe_times", "frame_predictions"):
                 if key in out:
                     rec[key] = out[key]
             if "relevant_windows" in samples:
@@ -90,6 +90,10 @@ class MultipleChoiceQATask(BaseTask):
             records, annotations, benchmark, sources=(f"{split} predictions", f"{split} records")
         )
         write_json(result_dir / f"{stem}_results.json", results_file(records, benchmark))
+        if records and all("frame_predictions" in r for r in records):
+            # voting models: the oracle is right when any single frame was (SeViLA paper, Table 9)
+            hits = sum(any(p == r["answer"] for p in r["frame_predictions"]) for r in records)
+            metrics["Acc-oracle"] = round(100.0 * hits / len(records), 2)
         if self.run_cfg.grounding and records and all("relevant_windows" in r for r in records):
             metrics.update(grounding_metrics(records))
         write_json(result_dir / f"{stem}_metrics.json", metrics)

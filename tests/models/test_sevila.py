@@ -309,3 +309,34 @@ def test_frame_spans_join_yes_frames_across_short_gaps_and_rank_by_margin():
     assert frame_spans(margins, times, 20.0, max_gap=5) == [[15.0, 17.0], [1.0, 9.0]]  # mean margin 3 > 1
     assert frame_spans([-2.0, -0.5, -1.0], [1.0, 3.0, 5.0], 6.0) == [[2.0, 4.0]]  # no "yes": the best frame
     assert frame_spans([1.0], [0.2], 4.0) == [[0.0, 2.2]]
+
+
+def test_majority_vote_breaks_ties_by_summed_probability():
+    from lavis.models.sevila import majority_vote
+
+    assert majority_vote([2, 2, 0], [[0.9, 0, 0.1], [0.1, 0, 0.9], [0.1, 0, 0.9]]) == 2
+    # 1 vs 1: option 0 has more probability mass over the frames
+    assert majority_vote([0, 1], [[0.6, 0.4], [0.45, 0.55]]) == 0
+    assert majority_vote([1, 0], [[0.5, 0.5], [0.5, 0.5]]) == 0  # a full tie: the lower index
+
+
+def test_voting_answers_each_keyframe_alone_and_trains_on_each(monkeypatch):
+    model = tiny_sevila(
+        mode="answerer_finetune", answerer_input="voting", keyframes="uniform", num_keyframes=2
+    )
+    samples = model.dummy_inputs(batch_size=2, num_frames=4)  # 4 + 3 real frames → keyframes [1, 3], [0, 2]
+    samples["answer"] = [2, 1]
+    embeds, mask, targets = model.training_inputs(samples)
+    assert targets == ["Option C", "Option C", "Option B", "Option B"] and embeds.shape[0] == 4
+    nq = model.cfg.qformer.num_query_tokens
+    prefix = len(model.frame_prefix_ids())
+    assert int(mask[0].sum()) == prefix + nq + len(model.prompt_ids(model.qa_prompts(samples))[0])
+    # per-frame choices [0, 0] and [2, 1] (tie broken by probability mass)
+    logits = torch.zeros(4, len(model.tokenizer))
+    letters = model.letter_ids
+    for row, (c, v) in enumerate([(0, 5.0), (0, 4.0), (2, 3.0), (1, 1.0)]):
+        logits[row, letters[c]] = v
+    monkeypatch.setattr(model, "letter_logits", lambda e, m, step: logits)
+    preds = model.eval().predict(samples)
+    assert [p["frame_predictions"] for p in preds] == [[0, 0], [2, 1]]
+    assert [p["prediction"] for p in preds] == [0, 2]

@@ -114,3 +114,13 @@ def test_star_headline_is_overall_accuracy(tmp_path):
     m = task().after_evaluation(records, "val", "best", tmp_path)
     assert m["Acc"] == 75.0 and m["Acc-type-mean"] == 50.0
     assert json.loads((tmp_path / "val_best_results.json").read_text())["Sequence_T1_3"]["prediction"] == 1
+
+
+def test_voting_records_get_the_any_frame_oracle(tmp_path):
+    records = [
+        dict(rec(0, "CW_v1_0", "CW", 1, 0), frame_predictions=[0, 1, 0]),  # wrong, but one frame was right
+        dict(rec(1, "CH_v1_1", "CH", 2, 2), frame_predictions=[2, 2, 3]),
+        dict(rec(2, "DL_v3_0", "DL", 4, 0), frame_predictions=[0, 0, 0]),
+    ]
+    m = task().after_evaluation(records, "val", "best", tmp_path)
+    assert m["Acc"] == 33.33 and m["Acc-oracle"] == 66.67
