@@ -23,13 +23,23 @@ mode                   forward                                                  
 ``inference``          zero-shot / evaluation only                                  none
 =====================  ===========================================================  ===============
 
-``keyframes: uniform`` replaces the localizer by evenly spaced frames (BLIP-2^concat, the ``uni_eval`` switch).
+``keyframes: uniform`` replaces the localizer by evenly spaced frames (BLIP-2^concat, the ``uni_eval`` switch);
+``answerer_input: voting`` lets each keyframe answer alone and takes the majority (BLIP-2^voting).
 A frozen branch is frozen whole -- Q-Former, query tokens, projection and ``ln_vision`` -- and kept in eval mode.
+QVHighlights evaluation turns the localizer's "yes" frames into spans (:func:`frame_spans`, the paper's rule).
+
+Weights (all optional, loaded in this order, each by the key rules of its kind): ``vit_pretrained``;
+``pretrained`` (``sevila_pretrained.pth``, a BLIP-2 file or an answerer checkpoint: the answerer, and the
+localizer if the file has one); ``localizer_init`` (``qformer_loc.pth``, a BLIP-2 file copied under the ``_loc``
+names, or a localizer checkpoint: only the localizer is read); ``finetuned`` (the runner's checkpoint of the
+mode's trainable tensors). A file that holds part of a branch, or a localizer-using mode whose files hold no
+localizer, is an error.
 
 Deliberate differences from the original code: padded frames are never selected; option letters beyond a
 sample's option count are never predicted (the original could answer "D" to a 3-option question);
-weights load in the order ViT → ``pretrained`` → ``localizer_init`` → ``finetuned``, so the localizer
-initialisation never overwrites a fine-tuned localizer (the original's ``load_qformer_loc`` did, §B.15).
+``localizer_init`` never overwrites a fine-tuned localizer (the original's ``load_qformer_loc`` did, §B.15);
+the frozen branch's projection and LayerNorm are frozen too (the original left them "trainable" without
+gradients, §B.15), and the frozen Q-Former runs in eval mode.
 """
 
 from __future__ import annotations
