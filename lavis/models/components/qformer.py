@@ -41,6 +41,9 @@ class QFormerConfig:
     vocab_size: int = 30523
     max_position_embeddings: int = 512
     initializer_range: float = 0.02  # std of the normal init of weights and query tokens (BERT: 0.02)
+    # a frozen Q-Former keeps its dropout active while training, as the original LAVIS / Mr. BLIP code did
+    # (False: a frozen Q-Former always runs in eval mode, which makes its output deterministic)
+    train_dropout: bool = False
 
 
 class MultiHeadAttention(nn.Module):
