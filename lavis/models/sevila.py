@@ -44,6 +44,7 @@ gradients, §B.15), and the frozen Q-Former runs in eval mode.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from collections.abc import Sequence
@@ -286,6 +287,7 @@ class SeViLAConfig(Blip2T5Config):
 class SeViLA(Blip2T5):
     Config = SeViLAConfig
     QFORMERS: ClassVar[dict[str, str]] = {"answerer": "", "localizer": "_loc"}
+    inference_tasks = ("multiple_choice_qa",)  # lavis.inference: video + question + options -> the option
     PRETRAINED_MODEL_CONFIG_DICT = {
         "flant5xl": "configs/models/sevila/flant5xl.yaml",
         "tiny": "configs/models/sevila/tiny.yaml",
@@ -652,12 +654,17 @@ class SeViLA(Blip2T5):
             embeds, emask = self.answerer_inputs(vit, keyframes, self.qa_prompts(samples))
             logits = self.letter_logits(embeds, emask, self.cfg.answer_step)
             chosen = choose_options(logits, self.letter_ids, counts)
+            letters = logits[:, self.letter_ids].float()
+            option_scores = [letters[i, :n].softmax(-1).tolist() for i, n in enumerate(counts)]
         times = samples.get("timestamps")
         out = []
         for i, (c, frames) in enumerate(zip(chosen, keyframes)):
             row = {"prediction": int(c), "text": f"Option {LETTERS[c]}", "frame_idx": frames}
             if per_frame is not None:
                 row["frame_predictions"] = per_frame[i]
+                row["option_scores"] = [per_frame[i].count(k) / len(per_frame[i]) for k in range(counts[i])]
+            else:
+                row["option_scores"] = option_scores[i]
             if times is not None:
                 row["keyframe_times"] = [float(times[i][j]) for j in frames]
             if scores is not None:
@@ -686,6 +693,49 @@ class SeViLA(Blip2T5):
             per_frame[i].append(c)
             per_probs[i].append(p)
         return [majority_vote(c, p) for c, p in zip(per_frame, per_probs)], per_frame
+
+    def predict_multiple_choice(self, predictor: Any, video: Any, question: str, options: list[str]) -> Any:
+        """One question on one video for :mod:`lavis.inference` (``Predictor.multiple_choice``): the sample is
+        built by the evaluation dataset class with the predictor's frame processor and prompt settings."""
+        from lavis.datasets.mc_video_qa import MultipleChoiceQADataset
+        from lavis.inference.results import MultipleChoiceResult  # the result type of the calling layer
+
+        class OneVideo(MultipleChoiceQADataset):
+            def video_path(self, rec: dict[str, Any]) -> Any:
+                return rec["_source"]
+
+        settings = {k: v for k, v in predictor.dataset_kwargs.items() if k in ("prompt_style", "punctuate")}
+        record = {
+            "video": str(video),
+            "qid": "q0",
+            "question": question,
+            "options": list(options),
+            "answer": 0,
+            "_source": video,
+        }
+        dataset = OneVideo(
+            "<lavis.inference>",
+            ".",
+            predictor.processor,
+            benchmark="how2qa",
+            video_ext="",
+            seed=predictor.seed,
+            records=[record],
+            **settings,
+        )
+        batch = dataset.collater([dataset[0]])
+        context = predictor._autocast() if hasattr(predictor, "_autocast") else contextlib.nullcontext()
+        with torch.no_grad(), context:
+            out = self.predict(batch)[0]
+        return MultipleChoiceResult(
+            video=str(video),
+            question=question,
+            options=list(options),
+            answer_index=int(out["prediction"]),
+            scores=[round(float(x), 4) for x in out["option_scores"]],
+            keyframes=[round(float(t), 2) for t in out.get("keyframe_times", [])],
+            model=getattr(predictor, "label", "sevila"),
+        )
 
     def predict_frames(
         self, samples: dict[str, Any], vit: torch.Tensor, mask: torch.Tensor
