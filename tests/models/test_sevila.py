@@ -340,3 +340,22 @@ def test_voting_answers_each_keyframe_alone_and_trains_on_each(monkeypatch):
     preds = model.eval().predict(samples)
     assert [p["frame_predictions"] for p in preds] == [[0, 0], [2, 1]]
     assert [p["prediction"] for p in preds] == [0, 2]
+
+
+@pytest.mark.parametrize("kind", ["logit", "prob"])
+def test_localizer_score_is_the_yes_logit_or_probability_of_each_frame_alone(kind):
+    model = tiny_sevila(mode="inference", localizer_score=kind).eval()
+    samples = model.dummy_inputs(batch_size=2, num_frames=3)
+    vit, mask = model.vit_tokens(samples)
+    prompts = model.loc_prompts(samples)
+    with torch.no_grad():
+        scores = model.localizer_scores(vit, mask, prompts)
+        # frame 1 of sample 0, by hand: "Frame: " + its localizer queries + the sample's localization prompt
+        queries = model.branch_embeddings(vit[0, 1:2], "localizer")[0]
+        embeds, emask = model.pack([[model.frame_prefix_ids(), queries, model.prompt_ids(prompts)[:1][0]]])
+        logits = model.llm.logits(embeds, emask)[0].float()
+    expected = logits.softmax(-1)[model.yes_id] if kind == "prob" else logits[model.yes_id]
+    torch.testing.assert_close(scores[0, 1], expected, atol=1e-5, rtol=1e-5)
+    assert torch.isinf(scores[1, 2]) and scores[1, 2] < 0  # the padded frame never wins
+    if kind == "prob":
+        assert bool(((scores[mask] >= 0) & (scores[mask] <= 1)).all())
