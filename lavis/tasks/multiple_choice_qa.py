@@ -44,6 +44,7 @@ class MultipleChoiceQATask(BaseTask):
         "Acc@D",
         "Acc",
         "Acc-type-mean",
+        "Acc-oracle",
         "mIoP",
         "IoP@0.5",
         "mIoU",
