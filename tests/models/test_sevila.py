@@ -240,8 +240,18 @@ def test_localizer_refine_targets_are_the_answerer_pseudo_labels(monkeypatch):
         return logits
 
     monkeypatch.setattr(model, "letter_logits", fake)
+    branches = []
+    original = model.single_frame_inputs
+
+    def spy(vit, mask, branch, prompts):
+        branches.append((branch, prompts[0].split(" ")[-1]))
+        return original(vit, mask, branch, prompts)
+
+    monkeypatch.setattr(model, "single_frame_inputs", spy)
     _, _, targets = model.training_inputs(samples)
     assert calls == ["forced"]  # teacher-forced "Option" as in the original's reverse chain
+    # the answerer reads each frame alone with the QA prompt; the localizer then learns with its own prompt
+    assert branches == [("answerer", "options."), ("localizer", "question?")]
     assert targets == ["yes", "no", "yes", "yes", "no"]
 
 
