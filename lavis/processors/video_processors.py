@@ -15,8 +15,9 @@ import torch
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from lavis.common.config import one_of
 from lavis.common.registry import register_processor
-from lavis.datasets.video import VideoFrames, load_video_frames
+from lavis.datasets.video import DECODE_MODES, READERS, VideoFrames, load_video_frames
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -30,6 +31,11 @@ class VideoProcessorConfig:
     std: list[float] = field(default_factory=lambda: list(CLIP_STD))
     min_scale: float = 0.5  # RandomResizedCrop scale range (training only)
     max_scale: float = 1.0
+    reader: str = one_of("pyav", *READERS)  # same frames; pyav is about twice as fast (lavis.datasets.decode)
+    # keyframes: the fast mode, each sampled frame moved to the nearest keyframe (timestamps are the
+    # keyframes' true times; see lavis.datasets.video)
+    decode: str = one_of("exact", *DECODE_MODES)
+    decode_workers: int = 1  # threads decoding parts of one video in parallel (on top of DataLoader workers)
 
 
 class VideoProcessor:
@@ -46,7 +52,9 @@ class VideoProcessor:
         return cls(cfg)
 
     def load(self, path, rng: np.random.Generator, clip=None) -> VideoFrames:
-        return load_video_frames(path, self.cfg.n_frms, self.cfg.image_size, self.sampling, rng, clip)
+        cfg = self.cfg
+        return load_video_frames(path, cfg.n_frms, cfg.image_size, self.sampling, rng, clip, reader=cfg.reader,
+                                 decode=cfg.decode, workers=cfg.decode_workers)
 
     def transform(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         return self.normalize(frames)
