@@ -10,12 +10,17 @@ Reads ``--frames`` evaluation frames (segment midpoints, as Mr. BLIP evaluates) 
 - **exact**: ``load_video_frames`` (reader ``pyav``, ``decode: exact``), one decoding thread and with
   ``--workers`` threads;
 - **keyframes**: the opt-in fast mode (``decode: keyframes``): each sampled frame moved to the nearest
-  keyframe, only keyframes decoded.
+  keyframe, only keyframes decoded;
+- **frame folder**: the other fast mode: the clip pre-extracted once at ``--folder-fps`` (JPEG, short side
+  256, what ``python -m lavis.datasets.prepare extract-frames`` writes; not timed), read with
+  ``load_frame_folder``.
+
+A second baseline row is the project's previous reader: decord with one thread, resize in the decoder.
 
 The readers run interleaved (baseline, exact, ...; ``--repeats`` rounds) so a machine shared with other jobs
 slows them alike; the figures are medians. Frames are compared with the baseline's: the exact reader must
-be identical; the fast mode is compared with decord's frames at the keyframes it chose, and its timestamp
-shift against the sampled frames is printed.
+be identical; a fast mode prints how far its frames' timestamps are from the sampled ones (and keyframes are
+compared with decord's frames at the same indices).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from lavis.datasets.frames import load_frame_folder  # noqa: E402
+from lavis.datasets.prepare.extract_frames import extract_video_frames  # noqa: E402
 from lavis.datasets.video import load_video_frames, segment_indices  # noqa: E402
 
 CACHE = REPO / ".cache" / "bench_decode"
@@ -73,9 +80,41 @@ def baseline_reader(path: Path, num_frames: int, size: int) -> tuple[np.ndarray,
     return reader.get_batch(indices).asnumpy(), indices
 
 
+def previous_reader(path: Path, num_frames: int, size: int):
+    video = load_video_frames(path, num_frames, size, "middle", reader="decord")
+    return video.frames.permute(0, 2, 3, 1).numpy(), video
+
+
+def folder_reader(folder: Path, num_frames: int, size: int, fps: float):
+    video = load_frame_folder(folder, num_frames, size, "middle", fps=fps)
+    return video.frames.permute(0, 2, 3, 1).numpy(), video
+
+
 def project_reader(path: Path, num_frames: int, size: int, decode: str = "exact", workers: int = 1):
     video = load_video_frames(path, num_frames, size, "middle", decode=decode, workers=workers)
     return video.frames.permute(0, 2, 3, 1).numpy(), video
+
+
+def compare(output, base_frames: np.ndarray, base_times: np.ndarray, path: Path, size: int) -> str:
+    """How a reader's frames relate to the baseline's: identical, or how far their timestamps moved."""
+    frames, video = output
+    if frames.shape == base_frames.shape and np.array_equal(np.asarray(video.timestamps), base_times):
+        diff = int(np.abs(frames.astype(np.int16) - base_frames.astype(np.int16)).max())
+        return "identical" if diff == 0 else f"same frames, max abs pixel diff {diff}"
+    shift = np.abs(np.asarray(video.timestamps) - base_times)
+    text = f"{len(set(video.indices))} distinct frames, moved by {shift.mean():.2f} s on average (max {shift.max():.2f})"
+    if len(video.indices) and video.num_video_frames == len(
+        _decord(path, size)
+    ):  # frames of the video itself
+        same = np.array_equal(frames, _decord(path, size).get_batch(video.indices).asnumpy())
+        text = f"{'equal to' if same else 'DIFFERENT from'} decord's frames at its indices; " + text
+    return text
+
+
+def _decord(path: Path, size: int):
+    import decord
+
+    return decord.VideoReader(str(path), width=size, height=size)
 
 
 def timed(fn, *args, **kwargs):
@@ -92,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=60, help="frames per read (segment midpoints)")
     parser.add_argument("--size", type=int, default=224, help="square output size")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (medians are printed)")
-    parser.add_argument("--workers", type=int, default=2, help="threads for the parallel exact variant")
+    parser.add_argument("--workers", type=int, default=2, help="threads for the parallel variants")
+    parser.add_argument("--folder-fps", type=float, default=10.0, help="extraction rate of the frame folder")
     args = parser.parse_args(argv)
 
     path = args.video
@@ -101,9 +141,14 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             print(f"generating {path} (once) ...", flush=True)
             make_clip(path)
+    folder = CACHE / "frames" / f"{path.stem}_{args.folder_fps:g}fps"
+    if not folder.is_dir():
+        print(f"extracting {folder} (once) ...", flush=True)
+        extract_video_frames(path, folder, fps=args.folder_fps)
 
     variants = {
         "baseline (decord, LAVIS-style)": lambda: baseline_reader(path, args.frames, args.size),
+        "decord, 1 thread (previous reader)": lambda: previous_reader(path, args.frames, args.size),
         "exact, 1 thread": lambda: project_reader(path, args.frames, args.size),
         f"exact, {args.workers} threads": lambda: project_reader(
             path, args.frames, args.size, workers=args.workers
@@ -111,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         "keyframes (fast mode), 1 thread": lambda: project_reader(path, args.frames, args.size, "keyframes"),
         f"keyframes (fast mode), {args.workers} threads": lambda: project_reader(
             path, args.frames, args.size, "keyframes", args.workers
+        ),
+        f"frame folder ({args.folder_fps:g} fps JPEG)": lambda: folder_reader(
+            folder, args.frames, args.size, args.folder_fps
         ),
     }
     for fn in variants.values():  # warm-up: imports, page cache
@@ -126,35 +174,18 @@ def main(argv: list[str] | None = None) -> int:
 
     base_name = next(iter(variants))
     base_frames, base_indices = outputs[base_name]
+    base_fps = _decord(path, args.size).get_avg_fps()
+    base_times = np.asarray([round(i / base_fps, 2) for i in base_indices])
     base_wall, base_cpu = statistics.median(walls[base_name]), statistics.median(cpus[base_name])
     print(f"video: {path}  frames/read: {args.frames}  size: {args.size}  rounds: {args.repeats}")
     print(
-        f"{'reader':<36}{'wall s':>8}{'frames/s':>10}{'ratio':>8}{'cpu s':>8}{'cpu ratio':>10}  frames vs baseline"
+        f"{'reader':<40}{'wall s':>8}{'frames/s':>10}{'ratio':>8}{'cpu s':>8}{'cpu ratio':>10}  frames vs baseline"
     )
     for name in variants:
         wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
-        if name == base_name:
-            check = "-"
-        else:
-            frames, video = outputs[name]
-            if video.indices == base_indices:
-                diff = int(np.abs(frames.astype(np.int16) - base_frames.astype(np.int16)).max())
-                check = "identical" if diff == 0 else f"max abs diff {diff}"
-            else:
-                import decord
-
-                snapped = decord.VideoReader(str(path), width=args.size, height=args.size).get_batch(
-                    video.indices
-                )
-                diff = int(np.abs(frames.astype(np.int16) - snapped.asnumpy().astype(np.int16)).max())
-                shift = np.abs(np.asarray(video.indices) - np.asarray(base_indices)) / video.fps
-                check = (
-                    f"decord's frames at the keyframes: {'identical' if diff == 0 else f'max abs diff {diff}'}; "
-                    f"{len(set(video.indices))} distinct frames, timestamp shift mean {shift.mean():.2f} s, "
-                    f"max {shift.max():.2f} s"
-                )
+        check = "-" if name == base_name else compare(outputs[name], base_frames, base_times, path, args.size)
         print(
-            f"{name:<36}{wall:>8.3f}{args.frames / wall:>10.1f}{base_wall / wall:>7.2f}x{cpu:>8.3f}"
+            f"{name:<40}{wall:>8.3f}{args.frames / wall:>10.1f}{base_wall / wall:>7.2f}x{cpu:>8.3f}"
             f"{base_cpu / cpu:>9.2f}x  {check}"
         )
     print(

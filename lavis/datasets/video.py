@@ -182,7 +182,7 @@ def _load_with_pyav(path, num_frames, image_size, sampling, rng, clip, decode, w
     else:
         frames = video.get_batch(indices, size)
         timestamps = [round(i / fps, 2) for i in indices]
-    frames_t = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
+    frames_t = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))  # numpy's uint8 copy is faster
     return VideoFrames(frames_t, indices, timestamps, fps, vlen, segments)
 
 

@@ -3,11 +3,24 @@
 Training uses one RandomResizedCrop shared by all frames of a clip (so motion stays coherent) and random
 frame sampling within segments; evaluation uses segment midpoints and no augmentation. Both normalise
 with the CLIP mean/std that BLIP-2's vision encoder was trained with.
+
+Decoding speed (``benchmarks/bench_decode.py``): the default ``reader: pyav`` gives decord's frames in about
+half the CPU time. Two opt-in fast modes trade where frames come from for speed:
+
+- ``decode: keyframes``: each sampled frame is moved to the nearest keyframe of the clip window, so a frame
+  can move by half a GOP (1 s for a 2 s GOP) and neighbouring samples can repeat a frame; the timestamps
+  are the keyframes' true presentation times;
+- frame folders: a ``video_root`` of frames pre-extracted at ``frames_fps`` (``video_ext: ""``): frames
+  are sampled on that grid and frame ``k`` is stamped ``k / frames_fps`` (MA-LMM's convention). ffmpeg's
+  ``fps`` filter fills slot ``k`` with the last source frame whose time rounds to it, so the frame's true
+  time is within half an extraction period (0.05 s at 10 fps) of its stamp. Per-frame audio needs the
+  video files.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +30,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from lavis.common.config import one_of
 from lavis.common.registry import register_processor
+from lavis.datasets.frames import load_frame_folder
 from lavis.datasets.video import DECODE_MODES, READERS, VideoFrames, load_video_frames
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -36,6 +50,9 @@ class VideoProcessorConfig:
     # keyframes' true times; see lavis.datasets.video)
     decode: str = one_of("exact", *DECODE_MODES)
     decode_workers: int = 1  # threads decoding parts of one video in parallel (on top of DataLoader workers)
+    # A video path that is a folder of pre-extracted frames (the dataset's video_root pointing at the output of
+    # `python -m lavis.datasets.prepare extract-frames`, video_ext: "") is read as one, at this extraction rate
+    frames_fps: float = 10.0
 
 
 class VideoProcessor:
@@ -53,6 +70,8 @@ class VideoProcessor:
 
     def load(self, path, rng: np.random.Generator, clip=None) -> VideoFrames:
         cfg = self.cfg
+        if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
+            return load_frame_folder(path, cfg.n_frms, cfg.image_size, self.sampling, rng, clip, fps=cfg.frames_fps)
         return load_video_frames(path, cfg.n_frms, cfg.image_size, self.sampling, rng, clip, reader=cfg.reader,
                                  decode=cfg.decode, workers=cfg.decode_workers)
 

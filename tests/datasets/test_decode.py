@@ -234,3 +234,38 @@ def test_processor_switches_are_checked():
         build_processor({"name": "video_train", "reader": "opencv"})
     with pytest.raises(ValueError, match="needs reader: pyav"):
         load_video_frames("x.mp4", 4, 32, "middle", reader="decord", decode="keyframes")
+
+
+def test_frame_folders_through_the_processor_and_dataset(tmp_path, clip):
+    """The other fast mode: a dataset whose video_root holds pre-extracted frames (video_ext "") is read from
+    the folders at the processor's frames_fps; frame k is stamped k / frames_fps."""
+    from media_helpers import write_ann
+
+    from lavis.datasets.moment_retrieval import MomentRetrievalDataset
+    from lavis.datasets.prepare.extract_frames import extract_frames_tree
+
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "clip.mp4").write_bytes(clip.read_bytes())
+    report = extract_frames_tree(
+        tmp_path / "videos", tmp_path / "frames", fps=10, short_side=32, workers=0, progress=False
+    )
+    assert report.written == {"clip": 30}
+    proc = build_processor({"name": "video_eval", "n_frms": 6, "image_size": 32, "frames_fps": 10})
+    _, from_folder = proc(tmp_path / "frames" / "clip", np.random.default_rng(0))
+    _, from_video = proc(tmp_path / "videos" / "clip.mp4", np.random.default_rng(0))
+    assert from_folder.fps == 10.0 and from_folder.num_video_frames == 30
+    assert from_folder.timestamps == [round(i / 10, 2) for i in from_folder.indices]
+    # frame k is a source frame within half an extraction period of k / 10 s (ffmpeg's fps filter rounds each
+    # source time to the nearest 0.1 s slot and keeps the last frame of a slot: here source frame 3k or 3k + 1)
+    every = load_video_frames(clip, 90, 32, "linspace").frames.float()
+    for frame, k in zip(from_folder.frames.float(), from_folder.indices):
+        source = int((every - frame).abs().mean(dim=(1, 2, 3)).argmin())
+        assert abs(source / 30 - k / 10) <= 0.05 + 1e-9
+    assert from_video.timestamps == pytest.approx(from_folder.timestamps, abs=0.05)
+    ann = write_ann(
+        tmp_path / "ann.json",
+        [{"video": "clip", "qid": "q0", "query": "x", "duration": 3.0, "relevant_windows": [[0.5, 1.5]]}],
+    )
+    sample = MomentRetrievalDataset(ann, tmp_path / "frames", proc, video_ext="")[0]
+    assert sample["video"].shape == (6, 3, 32, 32)
+    assert sample["timestamps"].tolist() == pytest.approx(from_folder.timestamps)
