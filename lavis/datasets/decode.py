@@ -7,7 +7,9 @@
   frame count is the number of packets and the frame rate is the stream's average rate.
 - **Seeking**: for each wanted frame the decoder starts at the last keyframe at or before it and decodes
   forward only as far as that frame; a wanted frame in the same GOP as the previous one continues from
-  where decoding stopped. Frames on the way are never converted to RGB.
+  where decoding stopped. When the next wanted frame is in a later GOP, the decoder is drained right after
+  the wanted frame's packet, instead of decoding the packets that would push it out of its reordering
+  queue. Frames on the way are never converted to RGB.
 - **Skipping non-reference frames**: for codecs whose non-reference pictures are never used to predict
   another picture (H.264, HEVC, MPEG-1/2/4 part 2), the decoder drops those packets (``skip_frame=NONREF``)
   unless one of them is wanted. The reference chain is decoded exactly as before, so every kept frame is
@@ -40,6 +42,7 @@ from lavis.common.errors import DataError
 
 # Codecs whose non-reference pictures are never used as references (so dropping them changes nothing else).
 NONREF_SAFE_CODECS = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4"})
+DRAIN = True  # drain the decoder after a wanted frame when the next one needs a seek
 PASSED_LIMIT = 16  # frames past a wanted one before it counts as missing
 SCALE_FLAGS = "bilinear"  # vf_scale's default in FFmpeg 4.x, which decord's wheels bundle
 
@@ -230,11 +233,16 @@ class PyAVVideo:
         wanted_set = set(wanted)
         out: dict[int, np.ndarray] = {}
         packets = None
+        skipping = "DEFAULT"
         last = None  # pts of the last frame the decoder returned since the last seek
-        for target in wanted:
+        for n, target in enumerate(wanted):
             if target in out:
                 continue
             key = self._key_before(target)
+            # When the next wanted frame is in a later GOP, the decoder is drained right after this frame's
+            # packet: it returns the frame without decoding the packets that would push it out of its
+            # reordering queue (the next frame needs a seek anyway).
+            drain = DRAIN and (n + 1 == len(wanted) or self._key_before(wanted[n + 1]) > target)
             for attempt in range(2):
                 if packets is None or last is None or key > last or last > target or attempt:
                     # attempt 1: the seek landed after the frame (an index that lies): decode from the start
@@ -245,16 +253,26 @@ class PyAVVideo:
                     last = None
                 first_out = None
                 passed = 0
+                drained = False
                 for packet in packets:
                     if skip_nonref:
-                        context.skip_frame = "DEFAULT" if packet.pts in wanted_set else "NONREF"
-                    for frame in context.decode(packet):
+                        mode = "DEFAULT" if packet.pts in wanted_set else "NONREF"
+                        if mode != skipping:
+                            context.skip_frame = skipping = mode
+                    frames = context.decode(packet)
+                    if drain and packet.pts == target:
+                        frames = [*frames, *context.decode(None)]
+                        drained = True
+                    for frame in frames:
                         if frame.pts is None:
                             continue
                         last = frame.pts
                         first_out = last if first_out is None else first_out
                         if last in wanted_set and last not in out:
                             out[last] = scaler(frame)
+                    if drained:
+                        packets = None  # the decoder is at its end of stream until the next seek
+                        break
                     if target in out:
                         break
                     if last is not None and last > target:
