@@ -14,9 +14,12 @@
   another picture (H.264, HEVC, MPEG-1/2/4 part 2), the decoder drops those packets (``skip_frame=NONREF``)
   unless one of them is wanted. The reference chain is decoded exactly as before, so every kept frame is
   bit-identical; with x264's default B-pyramid this skips about 40 % of the frames on the way.
-- **Conversion** goes through the same libavfilter chain decord builds (``scale=W:H`` with libswscale's
-  bilinear filter, the default of decord's FFmpeg, then ``rgb24``), straight from YUV at the native size
-  to RGB at the target size, so resizing costs nothing extra and matches decord's output.
+- **Conversion** goes through the same libavfilter chain decord builds (``transpose`` for a rotated video,
+  ``scale=W:H`` with libswscale's bilinear filter, the default of decord's FFmpeg, then ``rgb24``),
+  straight from YUV at the native size to RGB at the target size, so resizing costs nothing extra and
+  matches decord's output. One case does not match: a target size that keeps the frame's height but
+  changes its width (e.g. a 398x224 video read at 224x224), where decord's FFmpeg 4.1 libswscale takes a
+  path today's does not reproduce; :class:`ScalerMismatch` is raised and the caller reads with decord.
 - **Parallel reading** (``workers > 1``): the wanted frames are split into runs of whole GOPs and each
   run is decoded by its own thread with its own demuxer and decoder (PyAV releases the GIL while
   decoding).
@@ -45,6 +48,12 @@ NONREF_SAFE_CODECS = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mpe
 DRAIN = True  # drain the decoder after a wanted frame when the next one needs a seek
 PASSED_LIMIT = 16  # frames past a wanted one before it counts as missing
 SCALE_FLAGS = "bilinear"  # vf_scale's default in FFmpeg 4.x, which decord's wheels bundle
+
+
+class ScalerMismatch(Exception):
+    """The target size keeps the frame's height but changes its width: there decord's libswscale (FFmpeg 4.1)
+    takes a path whose output today's libswscale does not reproduce (pixels differ by up to ~60 levels), so
+    the caller reads such a video with decord itself to keep its frames identical."""
 
 
 @dataclass(frozen=True)
@@ -216,7 +225,7 @@ class PyAVVideo:
                 if keyframes_only:
                     return self._decode_keyframes(container, stream, wanted, scaler)
                 return self._decode_forward(container, stream, wanted, scaler)
-        except DataError:
+        except (DataError, ScalerMismatch):
             raise
         except Exception as err:
             first, last = self._positions(wanted[0]), self._positions(wanted[-1])
@@ -320,8 +329,9 @@ class PyAVVideo:
 
 
 class _Scaler:
-    """decord's conversion: a libavfilter ``scale=W:H`` (bilinear) + ``format=rgb24`` chain, rebuilt when the
-    decoded frames change size or pixel format."""
+    """decord's conversion: the frame turned upright as its display matrix says (``transpose`` filters, 90 degree
+    steps), then a libavfilter ``scale=W:H`` (bilinear) + ``format=rgb24`` chain; rebuilt when the decoded
+    frames change size, pixel format or rotation."""
 
     def __init__(self, size: tuple[int, int] | None, time_base) -> None:
         self.size = size
@@ -332,10 +342,15 @@ class _Scaler:
     def __call__(self, frame) -> np.ndarray:
         import av.filter
 
-        key = (frame.width, frame.height, frame.format.name)
+        turn = (-int(round(getattr(frame, "rotation", 0) or 0))) % 360  # clockwise, as decord computes it
+        key = (frame.width, frame.height, frame.format.name, turn)
         if key != self.key:
-            width, height = self.size or (frame.width, frame.height)
+            upright = (frame.height, frame.width) if turn in (90, 270) else (frame.width, frame.height)
+            width, height = self.size or upright
+            if height == upright[1] and width != upright[0]:
+                raise ScalerMismatch(f"{upright[0]}x{upright[1]} -> {width}x{height}")
             graph = av.filter.Graph()
+            transposes = {90: ["1"], 180: ["1", "1"], 270: ["2"]}.get(turn, [])  # 1: clockwise, 2: counter
             chain = [
                 graph.add_buffer(
                     width=frame.width,
@@ -343,6 +358,7 @@ class _Scaler:
                     format=frame.format.name,
                     time_base=self.time_base or Fraction(1, 1000),
                 ),
+                *(graph.add("transpose", t) for t in transposes),
                 graph.add("scale", f"{width}:{height}:flags={SCALE_FLAGS}"),
                 graph.add("format", "rgb24"),
                 graph.add("buffersink"),

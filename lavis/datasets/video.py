@@ -167,7 +167,7 @@ def load_video_frames(
 
 
 def _load_with_pyav(path, num_frames, image_size, sampling, rng, clip, decode, workers) -> VideoFrames:
-    from lavis.datasets.decode import PyAVVideo
+    from lavis.datasets.decode import PyAVVideo, ScalerMismatch
 
     video = PyAVVideo(path, workers=workers)
     vlen, fps = len(video), video.fps
@@ -177,11 +177,13 @@ def _load_with_pyav(path, num_frames, image_size, sampling, rng, clip, decode, w
     size = None if image_size is None else (int(image_size), int(image_size))
     if decode == "keyframes":
         indices = video.nearest_keyframes(indices, start, end)
-        frames = video.get_batch(indices, size, keyframes_only=True)
         timestamps = [round(t, 2) for t in video.frame_times(indices)]
     else:
-        frames = video.get_batch(indices, size)
         timestamps = [round(i / fps, 2) for i in indices]
+    try:
+        frames = video.get_batch(indices, size, keyframes_only=decode == "keyframes")
+    except ScalerMismatch:  # a size where only decord's own libswscale gives decord's pixels
+        return VideoFrames(_decord_batch(path, indices, image_size), indices, timestamps, fps, vlen, segments)
     frames_t = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))  # numpy's uint8 copy is faster
     return VideoFrames(frames_t, indices, timestamps, fps, vlen, segments)
 
@@ -195,6 +197,13 @@ def _load_with_decord(path, num_frames, image_size, sampling, rng, clip) -> Vide
     start, end = clip_bounds(clip, fps, vlen)
     indices = segment_indices(start, end, num_frames, sampling, rng)
     segments = segment_bounds(start, end, num_frames)
+    timestamps = [round(i / fps, 2) for i in indices]
+    return VideoFrames(_decord_batch(path, indices, image_size, reader), indices, timestamps, fps, vlen, segments)
+
+
+def _decord_batch(path, indices: list[int], image_size: int | None, reader=None) -> torch.Tensor:
+    """Frames ``indices`` of ``path`` read by decord, as (T, C, H, W) uint8."""
+    reader = open_video(path, image_size) if reader is None else reader
     try:
         frames = reader.get_batch(indices).asnumpy()
     except Exception as err:
@@ -205,8 +214,7 @@ def _load_with_decord(path, num_frames, image_size, sampling, rng, clip) -> Vide
     frames_t = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
     if image_size is not None and frames_t.shape[-2:] != (image_size, image_size):
         frames_t = resize_frames(frames_t, image_size)
-    timestamps = [round(i / fps, 2) for i in indices]
-    return VideoFrames(frames_t, indices, timestamps, fps, vlen, segments)
+    return frames_t
 
 
 def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:

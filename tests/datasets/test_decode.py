@@ -11,13 +11,15 @@ import torch
 
 from lavis.common.config import build_processor
 from lavis.common.errors import ConfigError, DataError
-from lavis.datasets.decode import PyAVVideo
+from lavis.datasets.decode import PyAVVideo, ScalerMismatch
 from lavis.datasets.video import InMemoryVideo, load_video_frames, segment_indices
 
 decord = pytest.importorskip("decord")
 
 
-def coded_clip(path, n=90, fps=30, size=(96, 64), gop=12, codec="libx264", durations=None, noise=True):
+def coded_clip(
+    path, n=90, fps=30, size=(96, 64), gop=12, codec="libx264", durations=None, noise=True, rotation=0
+):
     """``n`` frames whose colour encodes their index (R = 8 * (i % 30), G = 8 * (i // 30)) over a noise texture
     that moves, so every frame differs; ``durations`` (in 1/1000 s) makes the frame rate variable."""
     import av
@@ -45,6 +47,8 @@ def coded_clip(path, n=90, fps=30, size=(96, 64), gop=12, codec="libx264", durat
             }
         else:
             stream.options = {"g": str(gop), "bf": "2"}
+        if rotation:
+            stream.set_display_rotation(rotation)  # a phone video: the display matrix says how to turn it
         if durations is not None:
             stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
         pts = 0
@@ -128,6 +132,31 @@ def test_other_codecs_with_reordered_frames(tmp_path, codec):
     indices = [0, 7, 14, 15, 29, 31, 58, 59]
     sequential = decord_frames(path, list(range(60)), (32, 32))[indices]
     assert np.array_equal(PyAVVideo(path).get_batch(indices, (32, 32)), sequential)
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_videos_are_turned_as_decord_turns_them(tmp_path, rotation):
+    path = coded_clip(tmp_path / "rotated.mp4", n=30, size=(64, 32), gop=10, rotation=rotation)
+    indices = [0, 4, 17, 29]
+    for size in [None, (32, 32), (37, 29)]:
+        if rotation == 180 and size == (32, 32):  # upright 64x32: keeps the height (see the next test)
+            with pytest.raises(ScalerMismatch):
+                PyAVVideo(path).get_batch(indices, size)
+            continue
+        assert np.array_equal(PyAVVideo(path).get_batch(indices, size), decord_frames(path, indices, size))
+    assert PyAVVideo(path).get_batch([0], None).shape[1:3] == ((32, 64) if rotation == 180 else (64, 32))
+
+
+def test_a_size_that_keeps_the_height_is_read_by_decord(tmp_path):
+    """e.g. a 398x224 video at 224x224: decord's FFmpeg 4.1 libswscale gives pixels today's does not (by up to
+    ~60 levels), so those videos go through decord and stay identical."""
+    path = coded_clip(tmp_path / "wide.mp4", n=30, size=(80, 32), gop=10)
+    with pytest.raises(ScalerMismatch):
+        PyAVVideo(path).get_batch([0, 5], (32, 32))
+    for decode in ("exact", "keyframes"):
+        video = load_video_frames(path, 5, 32, "middle", decode=decode)
+        expected = decord_frames(path, video.indices, (32, 32))
+        assert torch.equal(video.frames, torch.from_numpy(expected).permute(0, 3, 1, 2))
 
 
 def test_variable_frame_rate(tmp_path):
