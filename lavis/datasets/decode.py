@@ -82,6 +82,14 @@ def _source_of(path: Any) -> tuple[Any, str]:
     return str(path), str(path)
 
 
+def _index_end(stream) -> int:
+    """Where the last packet of the container's index ends (bytes), 0 without an index."""
+    try:
+        return max((entry.pos + entry.size for entry in stream.index_entries), default=0)
+    except (AttributeError, TypeError):  # an older PyAV without index_entries
+        return 0
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
@@ -114,6 +122,13 @@ class PyAVVideo:
                 rate = stream.average_rate
                 time_base = stream.time_base
                 codec = stream.codec_context.name
+                declared = stream.frames  # the container's frame count (mp4: its sample table)
+                if declared and len(stamps) < declared and _index_end(stream) > self._size():
+                    # the index points past the end of the file: a cut-off download or copy (mp4 with the
+                    # index at the front). The demuxer just stops; decord fails: either way, say so
+                    raise DataError(
+                        f"Video is truncated: {len(stamps)} of its {declared} frames are in the file: {self.name}"
+                    )
         except DataError:
             raise
         except Exception as err:  # av.error.InvalidDataError and friends carry FFmpeg's message
@@ -131,6 +146,10 @@ class PyAVVideo:
 
     def __len__(self) -> int:
         return int(self.index.pts.size)
+
+    def _size(self) -> int:
+        data = getattr(self.path, "data", None)
+        return len(data) if data is not None else os.path.getsize(self._source)
 
     @property
     def fps(self) -> float:

@@ -210,6 +210,36 @@ def test_truncated_file_is_a_data_error_naming_the_file(tmp_path, clip):
         load_video_frames(cut, 4, 32, "middle")
 
 
+def test_truncated_file_with_the_index_in_front_is_a_data_error(tmp_path):
+    """mp4 with 'faststart' (index first): a cut-off copy still opens and demuxes, just shorter; it must not
+    pass for a shorter video."""
+    import av
+
+    path = tmp_path / "faststart.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(60):
+            image = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")
+    assert len(PyAVVideo(path)) == 60
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    for decode in ("exact", "keyframes"):
+        with pytest.raises(
+            DataError, match=f"Video is truncated: .* of its 60 frames are in the file: {cut}"
+        ):
+            load_video_frames(cut, 4, 32, "middle", decode=decode)
+    with pytest.raises(DataError, match="Video is truncated"):
+        load_video_frames(InMemoryVideo(data[: len(data) * 6 // 10], "shard:cut"), 4, 32, "middle")
+
+
 def test_in_memory_video_equals_file(clip):
     a = load_video_frames(InMemoryVideo(clip.read_bytes(), "mem"), 6, 32, "middle", workers=2)
     b = load_video_frames(clip, 6, 32, "middle")
