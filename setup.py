@@ -21,6 +21,8 @@ setup(
             "lavis-mr-eval=lavis.evaluation.moment_retrieval:main",
             "lavis-prepare=lavis.datasets.prepare.__main__:main",
             "lavis-convert=lavis.models.convert:main",
+            "lavis-predict=lavis.predict:main",
+            "lavis-demo=lavis.demo:main",
         ]
     },
 )

@@ -47,6 +47,14 @@ def progress(iterable: Iterable[T], total: int | None = None, desc: str = "", en
     yield from tqdm(iterable, total=total, desc=desc, dynamic_ncols=True, leave=False, mininterval=1.0)
 
 
+def progress_bar_open() -> bool:
+    """True while a progress bar may be drawn on the terminal's current line (an error then needs its own line).
+
+    A bar interrupted by an exception stays open until its frame is freed, i.e. while the error is reported.
+    """
+    return any(not getattr(bar, "disable", True) for bar in list(getattr(tqdm, "_instances", ())))
+
+
 class MetricsLog:
     """One JSON object per logged event in ``<output_dir>/log.jsonl`` (+ TensorBoard scalars if asked).
 

@@ -6,7 +6,8 @@ One record per query (JSON list, or JSON lines)::
      "relevant_windows": [[start, end], ...]}
 
 Windows are seconds (integers for training targets, floats for evaluation ground truth); a third element
-may carry a label (temporal action localisation). Every record is checked when the file is read, and a
+may carry a label (temporal action localisation). An optional ``file_name`` (relative to the video folder,
+extension included) names the video file when it is not ``<video><video_ext>`` (UnAV-100). Every record is checked when the file is read, and a
 bad one is reported with the file, its position and what was expected.
 """
 
@@ -56,6 +57,9 @@ def check_record(rec: Any, where: str) -> dict[str, Any]:
             raise DataError(f"{where}: missing field '{name}' (required: {', '.join(REQUIRED_FIELDS)})")
         if not isinstance(rec[name], types) or isinstance(rec[name], bool):
             raise DataError(f"{where}: field '{name}' has type {type(rec[name]).__name__}, expected {_names(types)}")
+    file_name = rec.get("file_name")
+    if file_name is not None and (not isinstance(file_name, str) or not file_name or Path(file_name).is_absolute()):
+        raise DataError(f"{where}: 'file_name' must be a file name relative to the video folder, got {file_name!r}")
     duration = float(rec["duration"])
     if not duration > 0:
         raise DataError(f"{where}: 'duration' must be positive, got {rec['duration']!r}")

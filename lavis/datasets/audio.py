@@ -50,6 +50,9 @@ class AudioClipConfig:
     clip_seconds: float = 2.5  # SMS: 1.5 for Charades-STA (20 frames), 2.5 for QVHighlights (60 frames)
     sample_rate: int = 48000  # CLAP's rate
     on_missing_audio: str = "zeros"  # zeros: zero clips, mask False | error: DataError naming the file
+    # True: a sample carries an ``AudioSource`` instead of clips, and the model reads, embeds and caches the
+    # audio itself (SMS's ``model.audio_cache``), so CLAP runs once per video instead of once per epoch
+    defer: bool = False
 
     def __post_init__(self) -> None:
         if self.on_missing_audio not in ON_MISSING_AUDIO:
@@ -64,6 +67,15 @@ class AudioClipConfig:
     @property
     def clip_samples(self) -> int:
         return int(round(self.clip_seconds * self.sample_rate))
+
+
+@dataclass(frozen=True)
+class AudioSource:
+    """Where a sample's per-frame audio is: the video and each frame's interval in seconds."""
+
+    video: str | InMemoryVideo
+    intervals: tuple[tuple[float, float], ...]
+    cfg: AudioClipConfig
 
 
 @dataclass

@@ -45,6 +45,8 @@ class MomentRetrievalDataset(VideoRecordDataset):
         out = {"duration": float(rec["duration"]), "query": rec["query"], "relevant_windows": rec["relevant_windows"]}
         if "items" in rec:
             out["items"] = list(rec["items"])
+        if "stage1_result" in rec:  # CALCE stage 2: the stage-1 windows (lavis-prepare calce-merge)
+            out["stage1_result"] = [list(w) for w in rec["stage1_result"]]
         if self.subtitle_root is not None:
             out["subtitles"], out["subtitle_durations"] = self.subtitles(rec)
         return out

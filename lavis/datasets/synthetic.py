@@ -1,8 +1,10 @@
 """A synthetic moment-retrieval benchmark made of real mp4 files, for the CPU demo and for tests.
 
 Each video shows a textured, noisy background. During an event either the whole picture takes a colour
-(``event_style: tint``, query "the screen turns red") or a coloured shape is on screen at a fixed place
-(``shape``, query "a red circle appears"). Videos hold ``min_events``..``max_events`` events of different
+(``event_style: tint``, query "the screen turns red"), a coloured shape is on screen at a fixed place
+(``shape``, query "a red circle appears"), or -- for the audio models -- the picture never changes and a
+tone of some pitch plays over a quiet noise floor (``tone``, query "a high tone sounds"): only the audio
+track tells where the event is. Videos hold ``min_events``..``max_events`` events of different
 colours at random times, and every event gets a query. Where an event sits changes from video to video, so
 neither the query text nor a prior over positions gives the answer: the model has to look at the frames.
 Files are written with PyAV and read back through the same decord path as real data.
@@ -31,6 +33,9 @@ COLOURS = {
     "purple": (150, 50, 200),
 }
 SHAPES = ("circle", "square")
+PITCHES = {"low": 330.0, "middle": 880.0, "high": 2200.0}  # Hz, for event_style "tone"
+AUDIO_RATE = 48000
+EVENT_STYLES = ("shape", "tint", "tone")
 DISTRACTOR_GREY = (150, 150, 150)
 
 
@@ -52,7 +57,7 @@ class SyntheticSpec:
     overlap: bool = True  # False: events never share a frame
     colours: list[str] = field(default_factory=lambda: list(COLOURS))  # the palette events draw from
     distractors: int = 0  # grey shapes shown at random times that no query mentions
-    event_style: str = "shape"  # shape | tint (the whole frame takes the event's colour)
+    event_style: str = "shape"  # shape | tint (the whole frame takes the event's colour) | tone (audio only)
     seed: int = 1234
 
     def digest(self) -> str:
@@ -78,10 +83,15 @@ def _shape_mask(shape: str, spec: SyntheticSpec, rng: np.random.Generator) -> np
 
 def _events(rng: np.random.Generator, spec: SyntheticSpec, n_frames: int) -> list[dict[str, Any]]:
     count = int(rng.integers(spec.min_events, spec.max_events + 1))
-    unknown = set(spec.colours) - set(COLOURS)
-    if unknown or len(spec.colours) < spec.max_events:
-        raise ValueError(f"spec.colours must hold >= max_events of {sorted(COLOURS)}, got {spec.colours}")
-    colours = rng.choice(list(spec.colours), size=count, replace=False)
+    if spec.event_style == "tone":  # an event's "colour" is then its pitch
+        if spec.max_events > len(PITCHES):
+            raise ValueError(f"event_style tone has {len(PITCHES)} pitches; max_events is {spec.max_events}")
+        colours = rng.choice(list(PITCHES), size=count, replace=False)
+    else:
+        unknown = set(spec.colours) - set(COLOURS)
+        if unknown or len(spec.colours) < spec.max_events:
+            raise ValueError(f"spec.colours must hold >= max_events of {sorted(COLOURS)}, got {spec.colours}")
+        colours = rng.choice(list(spec.colours), size=count, replace=False)
     lengths = [
         max(1, int(round(rng.uniform(spec.min_event_fraction, spec.max_event_fraction) * n_frames))) for _ in colours
     ]
@@ -102,12 +112,15 @@ def _events(rng: np.random.Generator, spec: SyntheticSpec, n_frames: int) -> lis
 
 
 def query_for(event: dict[str, Any], style: str) -> str:
+    if style == "tone":
+        return f"a {event['colour']} tone sounds"
     if style == "tint":
         return f"the screen turns {event['colour']}"
     return f"a {event['colour']} {event['shape']} appears"
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
+def write_video(path: Path, frames: np.ndarray, fps: int, audio: np.ndarray | None = None) -> None:
+    """An H.264 mp4 of ``frames`` (T, H, W, 3) uint8, plus a mono AAC track of ``audio`` (S,) at AUDIO_RATE."""
     import av
 
     tmp = path.with_suffix(".tmp.mp4")
@@ -116,6 +129,17 @@ def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "20", "preset": "ultrafast"}
+        if audio is not None:
+            sound = container.add_stream("aac", rate=AUDIO_RATE)
+            sound.layout = "mono"
+            for start in range(0, len(audio), 1024):
+                chunk = np.ascontiguousarray(audio[None, start : start + 1024], dtype=np.float32)
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = AUDIO_RATE, start
+                for packet in sound.encode(frame):
+                    container.mux(packet)
+            for packet in sound.encode():
+                container.mux(packet)
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
@@ -124,7 +148,21 @@ def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
     tmp.replace(path)
 
 
-def make_video(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def tone_track(rng: np.random.Generator, events: list[dict[str, Any]], n_frames: int, fps: int) -> np.ndarray:
+    """A quiet noise floor with each event's tone (its pitch) from its first frame to its end."""
+    samples = int(round(n_frames / fps * AUDIO_RATE))
+    track = rng.normal(0, 0.01, size=samples)
+    t = np.arange(samples) / AUDIO_RATE
+    for event in events:
+        inside = slice(int(round(event["start"] / fps * AUDIO_RATE)), int(round(event["end"] / fps * AUDIO_RATE)))
+        track[inside] += 0.3 * np.sin(2 * np.pi * PITCHES[event["colour"]] * t[inside])
+    return track.astype(np.float32)
+
+
+def make_video(
+    rng: np.random.Generator, spec: SyntheticSpec
+) -> tuple[np.ndarray, list[dict[str, Any]], np.ndarray | None]:
+    """Frames, events and (``tone`` style) the audio track of one video."""
     duration = rng.uniform(spec.min_duration, spec.max_duration)
     n_frames = max(8, int(round(duration * spec.fps)))
     size = spec.frame_size
@@ -136,6 +174,8 @@ def make_video(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.ndarra
         length = max(1, int(round(rng.uniform(spec.min_event_fraction, spec.max_event_fraction) * n_frames)))
         start = int(rng.integers(0, n_frames - length + 1))
         frames[start : start + length, _shape_mask(str(rng.choice(SHAPES)), spec, rng)] = DISTRACTOR_GREY
+    if spec.event_style == "tone":  # the picture stays as it is: the events are only heard
+        return np.clip(frames, 0, 255).astype(np.uint8), events, tone_track(rng, events, n_frames, spec.fps)
     for event in events:
         if spec.event_style == "tint":
             tinted = 0.25 * frames[event["start"] : event["end"]] + 0.75 * np.asarray(COLOURS[event["colour"]])
@@ -143,13 +183,13 @@ def make_video(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.ndarra
         else:
             mask = _shape_mask(event["shape"], spec, rng)
             frames[event["start"] : event["end"], mask] = COLOURS[event["colour"]]
-    return np.clip(frames, 0, 255).astype(np.uint8), events
+    return np.clip(frames, 0, 255).astype(np.uint8), events, None
 
 
 def generate(root: Path, spec: SyntheticSpec, show_progress: bool = True) -> Path:
     """Write videos and ``{split}.json`` annotations under ``root/<spec digest>``; reuse them if present."""
-    if spec.event_style not in ("shape", "tint"):
-        raise ValueError(f"event_style must be 'shape' or 'tint', got {spec.event_style!r}")
+    if spec.event_style not in EVENT_STYLES:
+        raise ValueError(f"event_style must be one of {EVENT_STYLES}, got {spec.event_style!r}")
     folder = Path(root) / f"spec_{spec.digest()}"
     if (folder / "manifest.json").is_file():
         return folder
@@ -161,9 +201,9 @@ def generate(root: Path, spec: SyntheticSpec, show_progress: bool = True) -> Pat
     jobs = [(split, i) for split, n in spec.num_videos.items() for i in range(n)]
     records: dict[str, list[dict[str, Any]]] = {split: [] for split in spec.num_videos}
     for split, i in progress(jobs, total=total, desc="generating synthetic videos", enabled=show_progress):
-        frames, events = make_video(rng, spec)
+        frames, events, audio = make_video(rng, spec)
         vid = f"{split}_{i:05d}"
-        write_video(tmp / "videos" / f"{vid}.mp4", frames, spec.fps)
+        write_video(tmp / "videos" / f"{vid}.mp4", frames, spec.fps, audio)
         duration = round(len(frames) / spec.fps, 2)
         for k, event in enumerate(events):
             records[split].append(
@@ -213,3 +253,55 @@ def write_qa_annotations(folder: Path, spec: SyntheticSpec) -> None:
             for vid, rec in sorted(first.items())
         ]
         write_json(target, records, indent=None)
+
+
+def write_tal_annotations(folder: Path, spec: SyntheticSpec) -> None:
+    """``{split}_tal.json``: one record per video listing every event as ``[start, end, colour]`` in time
+    order, with an empty query -- temporal action localization with the colours as the classes."""
+    for split in spec.num_videos:
+        target = folder / f"{split}_tal.json"
+        if target.is_file():
+            continue
+        videos: dict[str, dict[str, Any]] = {}
+        for rec in read_json(folder / f"{split}.json"):
+            colour = rec["query"].split()[-1] if spec.event_style == "tint" else rec["query"].split()[1]
+            entry = videos.setdefault(
+                rec["video"],
+                {"video": rec["video"], "qid": f"synthetic_tal_{rec['video']}", "query": "",
+                 "duration": rec["duration"], "relevant_windows": []},
+            )
+            entry["relevant_windows"].append([*rec["relevant_windows"][0][:2], colour])
+        for entry in videos.values():
+            entry["relevant_windows"].sort(key=lambda w: (w[0], w[1]))
+        write_json(target, [videos[v] for v in sorted(videos)], indent=None)
+
+
+def _srt_time(seconds: float) -> str:
+    ms = int(round(seconds * 1000))
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def write_subtitles(folder: Path, spec: SyntheticSpec, cue_seconds: float = 1.0) -> Path:
+    """``folder/srts/<video>.srt`` for CALCE: a speaker announces each event as it starts.
+
+    The cue ("look, the screen turns red") opens at the event's start and lasts ``cue_seconds``, so the
+    subtitles carry half of the answer (where the event starts, not where it ends). Written once; reused.
+    """
+    target = Path(folder) / "srts"
+    if (target / "done").is_file():
+        return target
+    target.mkdir(exist_ok=True)
+    cues: dict[str, list[tuple[float, float, str]]] = {}
+    for split in spec.num_videos:
+        for rec in read_json(Path(folder) / f"{split}.json"):
+            start = rec["relevant_windows"][0][0]
+            end = min(start + cue_seconds, rec["duration"])
+            cues.setdefault(rec["video"], []).append((start, end, f"look, {rec['query']}"))
+    for video, entries in cues.items():
+        blocks = [
+            f"{i}\n{_srt_time(s)} --> {_srt_time(e)}\n{text}\n"
+            for i, (s, e, text) in enumerate(sorted(entries), start=1)
+        ]
+        (target / f"{video}.srt").write_text("\n".join(blocks), encoding="utf-8")
+    (target / "done").write_text("")
+    return target

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from lavis.common.errors import DataError
-from lavis.datasets.audio import AudioClipConfig, load_frame_audio
+from lavis.datasets.audio import AudioClipConfig, AudioSource, frame_intervals, load_frame_audio
 from lavis.datasets.collate import collate_samples
 
 logger = logging.getLogger(__name__)
@@ -92,6 +92,10 @@ class VideoRecordDataset(Dataset):
         self.epoch = epoch
 
     def video_path(self, rec: dict[str, Any]) -> Any:
+        """``video_root/<video><video_ext>``, or ``video_root/<file_name>`` when the record names its file
+        (UnAV-100 style data, where the id and the file name differ)."""
+        if rec.get("file_name"):
+            return self.video_root / rec["file_name"]
         return self.video_root / f"{rec['video']}{self.video_ext}"
 
     def fields(self, rec: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -104,7 +108,9 @@ class VideoRecordDataset(Dataset):
         clip = (rec["start"], rec["end"]) if rec.get("start") is not None and rec.get("end") is not None else None
         try:
             video, frames = self.processor(self.video_path(rec), rng, clip)
-            audio = None if self.audio is None else load_frame_audio(self.video_path(rec), frames, self.audio)
+            audio = None
+            if self.audio is not None and not self.audio.defer:
+                audio = load_frame_audio(self.video_path(rec), frames, self.audio)
         except DataError as err:
             msg = f"{err} (qid {rec['qid']}, annotation file {self.ann_path})"
             if self.on_bad_video == "skip":
@@ -120,6 +126,11 @@ class VideoRecordDataset(Dataset):
         }
         if audio is not None:
             sample["audio"], sample["audio_mask"] = audio.clips, audio.mask
+        elif self.audio is not None:
+            source = self.video_path(rec)
+            sample["audio_source"] = AudioSource(
+                source if not isinstance(source, Path) else str(source), tuple(frame_intervals(frames)), self.audio
+            )
         sample.update(self.fields(rec, rng))
         sample.setdefault("duration", frames.num_video_frames / frames.fps)
         return sample

@@ -16,6 +16,8 @@ class BaseModel(nn.Module):
 
     Config: ClassVar[type]
     PRETRAINED_MODEL_CONFIG_DICT: ClassVar[dict[str, str]] = {}
+    # Task families ``lavis.inference.Predictor`` may run on this model (``moment_retrieval``, ``open_qa``, ...)
+    inference_tasks: ClassVar[tuple[str, ...]] = ()
     # Parameter names excluded from weight decay by LAVIS's rule (1-D, biases, "ln", "bn").
     _no_decay_pattern = re.compile(r"bias|ln|bn")
 
@@ -38,8 +40,13 @@ class BaseModel(nn.Module):
         return [n for n, p in self.named_parameters() if p.requires_grad]
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        """Only the tensors that training changes: what a fine-tuned checkpoint needs to hold."""
+        """Only the tensors that training changes: what a fine-tuned checkpoint needs to hold -- the trainable
+        parameters and the buffers of the modules that own them (e.g. a trained BatchNorm's running statistics)."""
         names = set(self.trainable_parameter_names())
+        for module_name, module in self.named_modules():
+            if any(p.requires_grad for p in module.parameters(recurse=False)):
+                prefix = f"{module_name}." if module_name else ""
+                names.update(prefix + b for b, _ in module.named_buffers(recurse=False))
         return {k: v for k, v in self.state_dict().items() if k in names}
 
     def num_parameters(self, trainable_only: bool = False) -> int:

@@ -276,7 +276,7 @@ class Blip2Base(BaseModel):
         super().train(mode)
         if self.cfg.freeze_vit:
             self.visual_encoder.eval()  # a frozen encoder keeps eval behaviour (no drop-path)
-        if self.cfg.freeze_qformer:
+        if self.cfg.freeze_qformer and not self.cfg.qformer.train_dropout:
             for branch in self.branches:
                 self.part("qformer", branch).eval()
         return self

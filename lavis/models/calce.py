@@ -12,9 +12,13 @@ What CALCE (caption-assisted coarse-to-fine moment retrieval) changes in Mr. BLI
 * the text block adds the ``Items:`` line and CALCE's task prompt.
 
 Samples carry ``subtitles`` (a list of :class:`~lavis.datasets.subtitles.Cue` per sample), ``subtitle_durations``
-(speech spans) and ``items``. Stage 2 (re-clustering on Q-Former features, vote filtering with the stage-1
-windows, the frame budget and the ``ref:`` line) is not built yet; its frame-selection functions are in
-:mod:`lavis.models.components.clustering`.
+(speech spans) and ``items``.
+
+CALCE stage 2 (:class:`CalceStage2`, same parameters, initialised from the stage-1 checkpoint) sees more
+frames and keeps only those worth reading: it clusters the frames' Q-Former outputs, keeps the clusters the
+stage-1 windows (``stage1_result``) vote for plus the windows themselves, re-clusters the kept frames to find
+key frames, and cuts the rest to a frame budget; dropped frames leave the prompt with their timestamps. The
+prompt adds ``ref: <stage-1 windows>``.
 """
 
 from __future__ import annotations
@@ -173,8 +177,11 @@ class CalceStage1(Blip2MR):
         nq, nk = self.cfg.qformer.num_query_tokens, self.cfg.nonkey_tokens
         return [[nq if key else nk for key in mask.tolist()] for mask in masks]
 
-    def encode_frames(self, samples: dict[str, Any]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per sample: the key-frame mask (T_i,) and the frame embeddings, flattened to (slots, d_model)."""
+    def encode_frames(
+        self, samples: dict[str, Any]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor] | None]:
+        """Per sample: the key-frame mask of the frames the LLM reads, their embeddings flattened to
+        (slots, d_model), and which of the T_i frames those are (None: all; stage 1 keeps every frame)."""
         video = samples["video"]
         frame_mask = samples.get("frame_mask")
         counts = frame_mask.sum(1).tolist() if frame_mask is not None else [video.shape[1]] * video.shape[0]
@@ -196,11 +203,13 @@ class CalceStage1(Blip2MR):
             masks.append(key)
             embeds.append(torch.cat(rows, dim=0))
             start += n
-        return masks, embeds
+        return masks, embeds, None
 
     def encoder_inputs(self, samples: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        masks, frame_embeds = self.encode_frames(samples)
+        masks, frame_embeds, kept = self.encode_frames(samples)
         samples = {**samples, "_key_masks": masks, "_captions": self.selected_captions(samples)}
+        if kept is not None:
+            samples.update(_kept_frames(samples["timestamps"], kept))
         text = self.llm.pad(self.token_templates(samples), self.device)
         slots = text.ids == FRAME_SLOT
         embeds = self.llm.embed(text.ids.masked_fill(slots, self.llm.pad_id))
@@ -216,4 +225,117 @@ class CalceStage1(Blip2MR):
         samples["items"] = [["screen"] for _ in range(batch_size)]
         samples["subtitles"] = [[Cue(0.0, 0.1, "the screen turns red")] for _ in range(batch_size)]
         samples["subtitle_durations"] = [[[0.0, 0.1]] for _ in range(batch_size)]
+        return samples
+
+
+def _kept_frames(timestamps: torch.Tensor, kept: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``timestamps`` and ``frame_mask`` of only the kept frames, left-aligned (the prompt drops the rest)."""
+    longest = max(int(k.sum()) for k in kept)
+    out_ts = torch.zeros(len(kept), longest, dtype=timestamps.dtype)
+    out_mask = torch.zeros(len(kept), longest, dtype=torch.bool)
+    for i, k in enumerate(kept):
+        chosen = timestamps[i, : len(k)][k.to(timestamps.device)]
+        out_ts[i, : len(chosen)] = chosen
+        out_mask[i, : len(chosen)] = True
+    return {"timestamps": out_ts, "frame_mask": out_mask}
+
+
+@dataclass
+class CalceStage2Config(CalceStage1Config):
+    arch: str = "blip2_calce_stage2"
+    key_frame_bias: int = 3  # bias1: key frames widened by this many frames on each side
+    vote_bias: int = 1  # bias2: the vote filter widened (QVHighlights 1, Charades-STA 2)
+    vote_clusters: int = 8  # clusters kept: the most voted for by frames inside the stage-1 windows
+    frame_budget: float = 0.5  # at most int(T * frame_budget) frames reach the LLM (T // 2 in CALCE)
+    budget_seed: int = 42  # the budget's random drops (seeded per sample: independent of batching)
+    parse_mode: str = one_of("calce", "lenient", "original", "calce")
+
+
+@register_model("blip2_calce_stage2")
+class CalceStage2(CalceStage1):
+    Config = CalceStage2Config
+    PRETRAINED_MODEL_CONFIG_DICT = {
+        "pretrain_flant5xl": "configs/models/blip2_calce_stage2/pretrain_flant5xl.yaml",
+        "tiny": "configs/models/blip2_calce_stage2/tiny.yaml",
+    }
+
+    @staticmethod
+    def stage1_windows(samples: dict[str, Any]) -> list[list[list[float]]]:
+        if "stage1_result" not in samples:
+            raise KeyError(
+                "blip2_calce_stage2 needs 'stage1_result' (the stage-1 windows) in every record: "
+                "write them with `lavis-prepare calce-merge`"
+            )
+        return samples["stage1_result"]
+
+    def prompt_texts(self, samples: dict[str, Any]) -> list[str]:
+        items = samples.get("items") or [[] for _ in samples["query"]]
+        return [
+            calce_text.text_block(q, it, ref)
+            for q, it, ref in zip(samples["query"], items, self.stage1_windows(samples))
+        ]
+
+    def stage2_masks(
+        self,
+        features: torch.Tensor,
+        timestamps: list[float],
+        windows: list[list[float]],
+        query: str,
+        speech: list,
+        duration: float,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(key, non-key) frame masks of one video from its (T, C) normalised Q-Former features.
+
+        A video whose stage-1 windows select no frame (e.g. ``[[-1, -1]]``) keeps every frame for the
+        second clustering: CALCE would hand the LLM an empty video.
+        """
+        frames = features.shape[0]
+        cfg = self.cfg
+        ids = clustering.dpc_knn(features, min(cfg.num_clusters, frames), cfg.cluster_k)
+        kept = clustering.vote_filter(ids, timestamps, windows, cfg.vote_clusters, cfg.vote_bias)
+        if not kept.any():
+            kept = torch.ones(frames, dtype=torch.bool)
+        ids = clustering.dpc_knn(features, min(cfg.num_clusters, int(kept.sum())), cfg.cluster_k, mask=kept)
+        key = clustering.boundary_mask(ids.masked_fill(~kept, -1))
+        key = clustering.talk_override(key, cfg.query_prompt.format(query=query), speech, duration)
+        key = clustering.dilate(key, cfg.key_frame_bias) & kept
+        generator = torch.Generator().manual_seed(cfg.budget_seed)
+        return clustering.compress_mask(key, kept & ~key, int(frames * cfg.frame_budget), generator)
+
+    def encode_frames(
+        self, samples: dict[str, Any]
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor] | None]:
+        video = samples["video"]
+        frame_mask = samples.get("frame_mask")
+        counts = frame_mask.sum(1).tolist() if frame_mask is not None else [video.shape[1]] * video.shape[0]
+        frames = video[frame_mask] if frame_mask is not None else video.flatten(0, 1)
+        queries = self.qformer_queries(self.vit_features(frames.to(self.device)))
+        features = torch.nn.functional.normalize(queries.detach().float(), dim=-1).flatten(1)
+        speech = samples.get("subtitle_durations") or [[] for _ in counts]
+        windows = self.stage1_windows(samples)
+        proj = self.part("proj")
+        masks, embeds, kept_masks, start = [], [], [], 0
+        for i, n in enumerate(int(c) for c in counts):
+            q = queries[start : start + n]
+            key, nonkey = self.stage2_masks(
+                features[start : start + n],
+                samples["timestamps"][i, :n].tolist(),
+                windows[i],
+                samples["query"][i],
+                speech[i],
+                float(samples["duration"][i]),
+            )
+            kept = key | nonkey
+            squeezed = self.query_proj(q.transpose(1, 2)).transpose(1, 2)
+            rows = [proj(q[j]) if key[j] else proj(squeezed[j]) for j in range(n) if kept[j]]
+            masks.append(key[kept])
+            embeds.append(torch.cat(rows, dim=0))
+            kept_masks.append(kept)
+            start += n
+        return masks, embeds, kept_masks
+
+    def dummy_inputs(self, batch_size: int = 2, num_frames: int = 3) -> dict[str, Any]:
+        # enough frames that the budget leaves both key and non-key frames (every part gets a gradient)
+        samples = super().dummy_inputs(batch_size, max(num_frames, 8))
+        samples["stage1_result"] = [[[0, 100]] for _ in range(batch_size)]
         return samples

@@ -127,7 +127,7 @@ def original_window_text(text: str) -> str:
     return "[" + ", ".join(out) + "]"
 
 
-PARSE_MODES = ("lenient", "original")
+PARSE_MODES = ("lenient", "original", "calce")
 
 
 @dataclass
@@ -152,6 +152,10 @@ def parse_windows(
         raise ValueError(f"parse mode must be one of {PARSE_MODES}, got {mode!r}")
     if mode == "original":
         return _literal_windows(original_window_text(raw), duration, time_format, with_labels)
+    if mode == "calce":
+        windows, valid = calce_windows(raw, time_format.encode(duration, duration))
+        decoded = [[time_format.decode(s, duration), time_format.decode(e, duration)] for s, e in windows]
+        return ParsedWindows(raw.split("</s>")[0], decoded, valid)
     parsed = _literal_windows(repair_window_text(raw), duration, time_format, with_labels, raw)
     if parsed.valid:
         parsed.rescued = not _literal_windows(
@@ -187,6 +191,55 @@ def _literal_windows(
             windows.append([-1, -1])
     valid = not (windows[0][0] < 0 or windows[0][1] < 0)
     return ParsedWindows(repaired, windows, valid)
+
+
+def calce_windows(text: str, duration: int) -> tuple[list[list[int]], bool]:
+    """CALCE's ``post_process``: ``(start-sorted integer windows, parsed)``; ``[[0, duration]]`` (the whole
+    video, not Mr. BLIP's ``[[-1, -1]]``) when the text is not a window list.
+
+    Per window the first two integers count; a window holding one number is paired with the next such
+    window's number, and a last unpaired one ends at ``duration``. An end past ``duration`` is repaired in
+    this order: an embedded copy of the duration's digits removed, 4 digits → mod 100, 6 digits → mod 1000,
+    else ``duration``. Reversed windows are swapped, then all are sorted by start.
+    """
+    text = text.split("</s>")[0]
+    if not re.match(r"\[\[.*\],*\]", text):
+        return [[0, duration]], False
+    numbers_per_window = [re.findall(r"\d+", w) for w in re.split(r"\s+(?=\[)", text.strip()[1:-1])]
+    pairs: list[list[str]] = []
+    pending: str | None = None
+    for numbers in numbers_per_window:
+        if len(numbers) >= 2:
+            pairs.append(numbers[:2])
+        elif len(numbers) == 1:
+            if pending is None:
+                pending = numbers[0]
+            else:
+                pairs.append([pending, numbers[0]])
+                pending = None
+    if pending is not None:
+        pairs.append([pending, str(duration)])
+    if not pairs:
+        return [[0, duration]], False
+    windows = []
+    for start_text, end_text in pairs:
+        start, end = max(0, int(start_text)), _calce_end(end_text, duration)
+        windows.append([min(start, end), max(start, end)])
+    return sorted(windows, key=lambda w: w[0]), True
+
+
+def _calce_end(text: str, duration: int) -> int:
+    end = int(text)
+    if end <= duration:
+        return end
+    stripped = text.replace(str(duration), "", 1)
+    if stripped != text and stripped and int(stripped) <= duration:
+        return int(stripped)
+    if len(text) == 4 and end % 100 <= duration:
+        return end % 100
+    if len(text) == 6 and end % 1000 <= duration:
+        return end % 1000
+    return duration
 
 
 def find_annoying_numbers(tokenizer, limit: int = 200) -> set[int]:

@@ -12,11 +12,13 @@ on its batch), generation settings come from the config, and every time format w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from lavis.common.config import GenerationConfig, one_of
 from lavis.common.registry import register_model
@@ -49,9 +51,13 @@ class Blip2MRConfig(Blip2T5Config):
     interleave_timestamps: bool = True  # False: frames only (no per-frame time tokens)
     frame_token_aggregation: str | None = one_of(None, None, "mean")  # mean: one token per frame, not Nq
     annoying_numbers_limit: int = 200  # remap input integers < limit that tokenize badly (0: off)
-    parse_mode: str = one_of("lenient", "lenient", "original")  # original: the published post-processing, strict
+    parse_mode: str = one_of("lenient", "lenient", "original", "calce")  # original: the published post-processing, strict; calce: CALCE's
     query_prompt: str = "Query: {query}\n"
     task_prompt: str = "Given the video and the query, find the relevant windows.\nRelevant windows: "
+    # original: evaluate as the published code did (README "Differences"): its precision per module, its
+    # parser, min_length=1 (an immediate end of sequence is allowed), one query at a time
+    reproduce: str = one_of("off", "off", "original")
+    window_labels: bool = False  # windows carry a class label, [[s, e, 'Label'], ...] (action localization)
 
 
 @register_model("blip2_mr")
@@ -61,11 +67,59 @@ class Blip2MR(Blip2T5):
         "pretrain_flant5xl": "configs/models/blip2_mr/pretrain_flant5xl.yaml",
         "tiny": "configs/models/blip2_mr/tiny.yaml",
     }
+    inference_tasks = ("moment_retrieval",)  # lavis.inference: video + query -> ranked windows
 
     def __init__(self, cfg: Blip2MRConfig, tokenizer: Any | None = None) -> None:
         super().__init__(cfg, tokenizer)
         self.time_format = get_time_format(cfg.time_format)
         self._setup_prompt_tokens()
+
+    @property
+    def reproducing(self) -> bool:
+        return self.cfg.reproduce == "original"
+
+    # --- reproduction mode: the published code's numerics -------------------------------------------
+
+    def apply_original_precision(self) -> None:
+        """LAVIS's dtypes: in the frozen ViT only Linear / Conv weights and biases in fp16 (LayerNorms, position
+        embeddings and the separate q / v biases stay fp32); Q-Former, ``ln_vision`` and ``t5_proj`` fp32; the
+        T5 in bf16 (LoRA weights fp32)."""
+        for module in self.visual_encoder.modules():
+            if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+                module.weight.data = module.weight.data.half()
+                if module.bias is not None:
+                    module.bias.data = module.bias.data.half()
+        for name, p in self.llm.model.named_parameters():
+            p.data = p.data.float() if "lora_" in name else p.data.to(torch.bfloat16)
+
+    # The part each autocast region covers when reproducing on a GPU (None: fp32, autocast off).
+    ORIGINAL_AUTOCAST = {"vit": torch.float16, "qformer": None, "llm": torch.bfloat16}
+
+    def prepare_for_device(self, device: torch.device) -> None:
+        if not (self.reproducing and device.type == "cuda"):
+            return super().prepare_for_device(device)
+        self.to(device)
+        self.apply_original_precision()
+
+    def _autocast(self, part: str) -> contextlib.AbstractContextManager:
+        """Reproduction mode on a GPU: run ``part`` under the original's dtype, whatever ``run.amp`` says. On a
+        CPU (where the original never ran, and fp16 autocast is not supported) the model stays in fp32."""
+        if not self.reproducing or self.device.type != "cuda":
+            return contextlib.nullcontext()
+        dtype = self.ORIGINAL_AUTOCAST[part]
+        if dtype is None:
+            return torch.autocast("cuda", enabled=False)
+        return torch.autocast("cuda", dtype=dtype)
+
+    def vit_features(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.reproducing:
+            return super().vit_features(images)
+        with self._autocast("vit"):
+            return super().vit_features(images.float())
+
+    def qformer_queries(self, vit_tokens: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        with self._autocast("qformer"):
+            return super().qformer_queries(vit_tokens.float(), *args, **kwargs)
 
     def checkpoint_rules(self) -> list[KeyRules]:
         return [MR_BLIP if r is FINETUNED else r for r in super().checkpoint_rules()]
@@ -162,7 +216,9 @@ class Blip2MR(Blip2T5):
         ids, mask = text.ids, text.mask
         slots = ids == FRAME_SLOT
         embeds = self.llm.embed(ids.masked_fill(slots, self.llm.pad_id))
-        frames = self.frame_embeddings(samples).to(embeds.dtype)
+        with self._autocast("qformer"):  # t5_proj in fp32 when reproducing
+            frames = self.frame_embeddings(samples)
+        frames = frames.to(embeds.dtype)
         if frames.shape[0] * frames.shape[1] != int(slots.sum()):
             raise RuntimeError("frame embeddings do not match the frame slots of the prompt template")
         embeds = embeds.masked_scatter(slots.unsqueeze(-1), frames.reshape(-1, frames.shape[-1]))
@@ -187,10 +243,20 @@ class Blip2MR(Blip2T5):
         self, samples: dict[str, Any], generation: GenerationConfig | None = None, **overrides: Any
     ) -> list[dict[str, Any]]:
         """Generate and parse: per sample ``raw`` text, repaired ``text``, ``windows`` in seconds, ``valid``."""
-        raws = self.generate(samples, self.generation_config(generation, **overrides, num_return_sequences=1))
+        config = self.generation_config(generation, **overrides, num_return_sequences=1)
+        if self.reproducing:
+            # min_length=1 in the original counts T5's start token: the answer may end at once. Queries go one
+            # at a time: the original's batches left-padded the video part with attended zeros, which a
+            # batch of one never has, so per-query results match the original's batch-size-1 evaluation.
+            config = dataclasses.replace(config, min_new_tokens=0)
+            with self._autocast("llm"):
+                raws = [self.generate(one, config)[0] for one in split_batch(samples)]
+        else:
+            raws = self.generate(samples, config)
         results = []
         for raw, duration in zip(raws, samples["duration"]):
-            parsed = parse_windows(raw, float(duration), self.time_format, mode=self.cfg.parse_mode)
+            mode = "original" if self.reproducing else self.cfg.parse_mode
+            parsed = parse_windows(raw, float(duration), self.time_format, self.cfg.window_labels, mode=mode)
             results.append(
                 {
                     "raw": raw,
@@ -201,3 +267,17 @@ class Blip2MR(Blip2T5):
                 }
             )
         return results
+
+
+def split_batch(samples: dict[str, Any]) -> list[dict[str, Any]]:
+    """A collated batch → one batch of size 1 per sample (tensors and lists sliced, scalars kept)."""
+    size = len(samples["query"])
+
+    def pick(value: Any, i: int) -> Any:
+        if isinstance(value, torch.Tensor) and value.dim() and value.shape[0] == size:
+            return value[i : i + 1]
+        if isinstance(value, list) and len(value) == size:
+            return value[i : i + 1]
+        return value
+
+    return [{k: pick(v, i) for k, v in samples.items()} for i in range(size)]

@@ -2,7 +2,8 @@
 
 Training uses one RandomResizedCrop shared by all frames of a clip (so motion stays coherent) and random
 frame sampling within segments; evaluation uses segment midpoints and no augmentation. Both normalise
-with the CLIP mean/std that BLIP-2's vision encoder was trained with.
+with the CLIP mean/std that BLIP-2's vision encoder was trained with. A path that is a directory is read as
+a folder of extracted frames (:mod:`lavis.datasets.frames`, MA-LMM's layout) with the same sampling.
 
 Decoding speed (``benchmarks/bench_decode.py``): the default ``reader: pyav`` gives decord's frames in about
 half the CPU time. Two opt-in fast modes trade where frames come from for speed:
@@ -10,8 +11,8 @@ half the CPU time. Two opt-in fast modes trade where frames come from for speed:
 - ``decode: keyframes``: each sampled frame is moved to the nearest keyframe of the clip window, so a frame
   can move by half a GOP (1 s for a 2 s GOP) and neighbouring samples can repeat a frame; the timestamps
   are the keyframes' true presentation times;
-- frame folders: a ``video_root`` of frames pre-extracted at ``frames_fps`` (``video_ext: ""``): frames
-  are sampled on that grid and frame ``k`` is stamped ``k / frames_fps`` (MA-LMM's convention). ffmpeg's
+- frame folders: a ``video_root`` of frames pre-extracted at ``frame_fps`` (``video_ext: ""``): frames
+  are sampled on that grid and frame ``k`` is stamped ``k / frame_fps`` (MA-LMM's convention). ffmpeg's
   ``fps`` filter fills slot ``k`` with the last source frame whose time rounds to it, so the frame's true
   time is within half an extraction period (0.05 s at 10 fps) of its stamp. Per-frame audio needs the
   video files.
@@ -45,14 +46,13 @@ class VideoProcessorConfig:
     std: list[float] = field(default_factory=lambda: list(CLIP_STD))
     min_scale: float = 0.5  # RandomResizedCrop scale range (training only)
     max_scale: float = 1.0
+    flip_prob: float = 0.0  # horizontal flip of the whole clip (training only; MA-LMM: 0.5)
+    frame_fps: float = 10.0  # extraction rate of frame folders (<video>/frame%06d.jpg; MA-LMM: 10 fps)
     reader: str = one_of("pyav", *READERS)  # same frames; pyav is about twice as fast (lavis.datasets.decode)
     # keyframes: the fast mode, each sampled frame moved to the nearest keyframe (timestamps are the
     # keyframes' true times; see lavis.datasets.video)
     decode: str = one_of("exact", *DECODE_MODES)
     decode_workers: int = 1  # threads decoding parts of one video in parallel (on top of DataLoader workers)
-    # A video path that is a folder of pre-extracted frames (the dataset's video_root pointing at the output of
-    # `python -m lavis.datasets.prepare extract-frames`, video_ext: "") is read as one, at this extraction rate
-    frames_fps: float = 10.0
 
 
 class VideoProcessor:
@@ -70,8 +70,8 @@ class VideoProcessor:
 
     def load(self, path, rng: np.random.Generator, clip=None) -> VideoFrames:
         cfg = self.cfg
-        if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
-            return load_frame_folder(path, cfg.n_frms, cfg.image_size, self.sampling, rng, clip, fps=cfg.frames_fps)
+        if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):  # a folder of extracted frames
+            return load_frame_folder(path, cfg.n_frms, cfg.image_size, self.sampling, rng, clip, fps=cfg.frame_fps)
         return load_video_frames(path, cfg.n_frms, cfg.image_size, self.sampling, rng, clip, reader=cfg.reader,
                                  decode=cfg.decode, workers=cfg.decode_workers)
 
@@ -100,6 +100,8 @@ class VideoTrainProcessor(VideoProcessor):
         top, left, ch, cw = random_resized_crop_params(h, w, (self.cfg.min_scale, self.cfg.max_scale), rng)
         size = [self.cfg.image_size, self.cfg.image_size]
         frames = TF.resized_crop(frames, top, left, ch, cw, size, InterpolationMode.BICUBIC, antialias=True)
+        if self.cfg.flip_prob > 0 and rng.uniform() < self.cfg.flip_prob:
+            frames = TF.hflip(frames)
         return self.normalize(frames)
 
 
@@ -141,3 +143,17 @@ class VideoHeadTrainProcessor(VideoTrainProcessor):
     """CALCE's training processor: "head" sampling (as in evaluation) + the shared RandomResizedCrop."""
 
     sampling = "head"
+
+
+@register_processor("video_linspace_eval")
+class VideoLinspaceEvalProcessor(VideoEvalProcessor):
+    """MA-LMM's evaluation sampling: ``rint(linspace(first, last, n_frms))``, no augmentation."""
+
+    sampling = "linspace"
+
+
+@register_processor("video_linspace_train")
+class VideoLinspaceTrainProcessor(VideoTrainProcessor):
+    """MA-LMM's LVU training: deterministic linspace sampling with the training augmentation."""
+
+    sampling = "linspace"

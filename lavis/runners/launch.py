@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,9 +12,9 @@ from typing import Any
 
 from lavis.common import dist, registry
 from lavis.common.config import Config
-from lavis.common.errors import LavisError
+from lavis.common.errors import ConfigError, LavisError
 from lavis.common.io import atomic_open
-from lavis.common.logger import setup_logging
+from lavis.common.logger import progress_bar_open, setup_logging
 from lavis.runners.runner_base import set_seed
 
 logger = logging.getLogger(__name__)
@@ -93,14 +94,23 @@ def user_message(err: BaseException) -> str:
 
 
 def cli_main(fn: Callable[[list[str] | None], Any]) -> Callable[[list[str] | None], int]:
-    """Turn user errors (LavisError) into one readable line and exit code 2; bugs keep their traceback."""
+    """Turn user errors (LavisError) into one readable line and exit code 2; bugs keep their traceback.
+
+    Under ``torchrun`` every rank hits the same config error: only rank 0 prints it. Other errors (e.g. a bad
+    video in one rank's share of the data) are printed by the rank that met them, with its number.
+    """
 
     @functools.wraps(fn)
     def wrapper(argv: list[str] | None = None) -> int:
         try:
             fn(argv)
         except LavisError as err:
-            print(f"error: {user_message(err)}", file=sys.stderr, flush=True)
+            rank = int(os.environ.get("RANK", "0"))
+            newline = "\n" if progress_bar_open() else ""  # not at the end of a half-drawn bar
+            if rank == 0:
+                print(f"{newline}error: {user_message(err)}", file=sys.stderr, flush=True)
+            elif not isinstance(err, ConfigError):
+                print(f"{newline}error (rank {rank}): {user_message(err)}", file=sys.stderr, flush=True)
             return 2
         return 0
 

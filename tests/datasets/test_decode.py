@@ -297,7 +297,7 @@ def test_processor_switches_are_checked():
 
 def test_frame_folders_through_the_processor_and_dataset(tmp_path, clip):
     """The other fast mode: a dataset whose video_root holds pre-extracted frames (video_ext "") is read from
-    the folders at the processor's frames_fps; frame k is stamped k / frames_fps."""
+    the folders at the processor's frame_fps; frame k is stamped k / frame_fps."""
     from media_helpers import write_ann
 
     from lavis.datasets.moment_retrieval import MomentRetrievalDataset
@@ -309,7 +309,7 @@ def test_frame_folders_through_the_processor_and_dataset(tmp_path, clip):
         tmp_path / "videos", tmp_path / "frames", fps=10, short_side=32, workers=0, progress=False
     )
     assert report.written == {"clip": 30}
-    proc = build_processor({"name": "video_eval", "n_frms": 6, "image_size": 32, "frames_fps": 10})
+    proc = build_processor({"name": "video_eval", "n_frms": 6, "image_size": 32, "frame_fps": 10})
     _, from_folder = proc(tmp_path / "frames" / "clip", np.random.default_rng(0))
     _, from_video = proc(tmp_path / "videos" / "clip.mp4", np.random.default_rng(0))
     assert from_folder.fps == 10.0 and from_folder.num_video_frames == 30

@@ -78,3 +78,16 @@ def test_audio_config_typos_are_config_errors():
     builder.cfg.audio = {"on_missing_audio": "silence"}
     with pytest.raises(ConfigError, match=r"datasets\.qvh\.audio: on_missing_audio must be one of"):
         builder.audio_kwargs()
+
+
+def test_deferred_audio_gives_the_frame_intervals_instead_of_clips(tmp_path):
+    from lavis.datasets.audio import AudioSource, frame_intervals
+
+    data = dataset(tmp_path, AudioClipConfig(clip_seconds=1.5, defer=True))
+    sample = data[0]
+    assert "audio" not in sample and "audio_mask" not in sample
+    source = sample["audio_source"]
+    assert isinstance(source, AudioSource) and source.video.endswith("full.mp4") and source.cfg.defer
+    _, frames = data.processor(data.video_path(data.records[0]), None, None)
+    assert list(source.intervals) == frame_intervals(frames)
+    assert collate_samples([sample, data[1]])["audio_source"][1].video.endswith("short.mp4")

@@ -61,3 +61,38 @@ def test_combine_spans_and_filter():
     assert clean_text("Oh yeah") is None  # only filler words
     assert clean_text("123 456 789 cats") is None  # 25% English < 80%
     assert clean_text("Hello there, General Kenobi!") == "hello there general kenobi"
+
+
+OVERLAP_AND_LATE = """1
+00:00:01,000 --> 00:00:04,000
+the dog barks at the door
+
+2
+00:00:02,000 --> 00:00:03,000
+someone opens the door
+
+3
+00:00:09,000 --> 00:00:12,000
+a voice says goodbye
+
+4
+00:00:15,000 --> 00:00:16,000
+the credits roll by
+"""
+
+
+def test_overlapping_cues_and_cues_past_the_video_end(tmp_path):
+    """Defined results: overlapping cues stay separate captions (in file order) and merge into one speech
+    span; a cue that starts after the video's end (10 s here) marks no frame, one running past it is cut at
+    the last frame; captions keep their times (CALCE writes them as they are)."""
+    from lavis.models.components.clustering import speech_frame_mask
+
+    path = tmp_path / "v.srt"
+    path.write_text(OVERLAP_AND_LATE, encoding="utf-8")
+    cues, spans = load_subtitles(path)
+    assert [c.text for c in cues][:2] == ["dog barks at door", "someone opens door"]  # filler words dropped
+    # as CALCE: a span ends where its last merged cue ends, even if an earlier overlapping cue ran longer
+    assert spans == [(1.0, 3.0), (9.0, 12.0), (15.0, 16.0)]
+    frames = speech_frame_mask(spans, num_frames=10, duration=10.0)
+    assert frames.tolist() == [False, True, True, True, False, False, False, False, False, True]
+    assert speech_frame_mask([(15.0, 16.0)], num_frames=10, duration=10.0).sum() == 0

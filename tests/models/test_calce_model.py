@@ -41,7 +41,8 @@ def test_key_frames_keep_every_query_and_the_others_get_nonkey_tokens():
     model = calce()
     nq, nk = model.cfg.qformer.num_query_tokens, model.cfg.nonkey_tokens
     sample = batch(frames=6, speech=((0.0, 3.9),))  # speech over frames 0-1 of 6 (12 s): the talk override
-    masks, embeds = model.encode_frames(sample)
+    masks, embeds, kept = model.encode_frames(sample)
+    assert kept is None  # stage 1 keeps every frame
     assert masks[0].tolist() == [True, True, False, False, False, False]
     assert embeds[0].shape[0] == 2 * nq + 4 * nk
     inputs, mask = model.encoder_inputs(sample)
@@ -65,7 +66,7 @@ def test_cluster_boundaries_decide_key_frames_without_speech():
     first, second = torch.randn(3, 32, 32, generator=g), torch.randn(3, 32, 32, generator=g) * 3
     sample["video"][0, :4], sample["video"][0, 4:] = first, second  # two static events
     model.cfg.num_clusters = 2
-    masks, _ = model.encode_frames(sample)
+    masks, _, _ = model.encode_frames(sample)
     assert masks[0].tolist() == [True, False, False, True, True, False, False, True]
 
 
@@ -73,7 +74,7 @@ def test_caption_block_and_text_block_follow_the_reference_layout(flan_t5_tokeni
     model = calce(llm={"tokenizer": str(flan_t5_tokenizer_dir)}, caption_threshold=-1.0)
     tok = model.tokenizer
     sample = batch(frames=2, cues=[Cue(1.4, 3.6, "hello there")])
-    masks, _ = model.encode_frames(sample)
+    masks, _, _ = model.encode_frames(sample)
     ids = model.token_templates(
         {**sample, "_key_masks": masks, "_captions": model.selected_captions(sample)}
     )[0]
@@ -95,3 +96,23 @@ def test_captions_unrelated_to_the_query_are_left_out():
 def test_a_query_only_qformer_is_a_config_error():
     with pytest.raises(ConfigError, match="use_text_input"):
         calce(qformer={"use_text_input": False})
+
+
+def test_the_whole_prompt_token_sequence_with_the_real_tokenizer(flan_t5_tokenizer_dir):
+    """Hand-built sample: 2 frames at 1 s and 3 s of a 4 s video, speech over frame 0 only (the talk override makes
+    it the key frame: 4 query slots; frame 1 is squeezed to 2), one caption 1.4-3.6 s. Pieces as CALCE's layout:
+    frames + timestamps, '>' duration, <extra_id_0>, [ start text end ], <extra_id_1>, Query, Items, task."""
+    model = calce(llm={"tokenizer": str(flan_t5_tokenizer_dir)}, caption_threshold=-1.0)
+    tok = model.tokenizer
+    sample = batch(frames=2, speech=((0.0, 0.5),), cues=[Cue(1.4, 3.6, "hello there")])
+    sample["duration"] = torch.tensor([4.0])
+    masks, _, _ = model.encode_frames(sample)
+    ids = model.token_templates({**sample, "_key_masks": masks, "_captions": model.selected_captions(sample)})[0]
+    pieces = ["SLOT" if i == FRAME_SLOT else tok.convert_ids_to_tokens(i) for i in ids]
+    task = "▁Given ▁the ▁video ▁and ▁the ▁subtitle ▁and ▁the ▁query , ▁find ▁the ▁query ▁relevant ▁windows ."
+    assert pieces == (
+        ["SLOT"] * 4 + ["▁1"] + ["SLOT"] * 2 + ["▁3", ">", "▁4", "<extra_id_0>"]
+        + ["▁[", "▁1", "▁hello", "▁there", "▁4", "▁", "]", "<extra_id_1>"]
+        + ["▁", "Query", ":", "▁", "a", "▁voice", "▁says", "▁hello", "▁Items", ":", "▁voice", ",", "red", "▁screen"]
+        + task.split() + ["▁Relevan", "t", "▁windows", ":", "</s>"]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from model_helpers import fake_batch, tiny_model
 from omegaconf import OmegaConf
@@ -65,7 +66,8 @@ def test_raw_clips_are_encoded_per_frame_and_missing_audio_gives_zeros():
     model = sms()
     clips = torch.randn(1, 3, 48000 * 2, generator=torch.Generator().manual_seed(0)) * 0.1
     mask = torch.tensor([[True, False, True]])
-    emb = model.audio_embeddings({"audio": clips, "audio_mask": mask})
+    emb, emb_mask = model.audio_embeddings({"audio": clips, "audio_mask": mask})
+    assert torch.equal(emb_mask, mask)
     assert emb.shape == (1, 3, 512)
     assert torch.equal(emb[0, 1], torch.zeros(512))
     assert torch.allclose(emb[0, 0].norm(), torch.tensor(1.0), atol=1e-5)
@@ -79,3 +81,59 @@ def test_late_fusion_trains():
     loss.backward()
     assert model.fusion.audio_t5_proj.weight.grad is not None
     assert model.fusion.gca.gate.weight.grad is not None
+
+
+def test_deferred_audio_is_embedded_once_then_read_from_the_cache(tmp_path):
+    """A dataset with ``audio.defer`` hands the model an AudioSource; the features equal encoding the
+    clips directly, and a second pass reads the cache instead of running CLAP again."""
+    from media_helpers import tones, write_av_clip
+
+    from lavis.datasets.audio import AudioClipConfig, AudioSource, load_audio_clips
+
+    video = write_av_clip(tmp_path / "v.mp4", 3.0, tones([(1.0, 2.0, 880.0)], 48000))
+    cfg = AudioClipConfig(clip_seconds=1.0, defer=True)
+    source = AudioSource(str(video), ((0.0, 1.0), (1.0, 2.0), (2.0, 3.0)), cfg)
+    model = sms(audio_cache=str(tmp_path / "cache"))
+    calls = []
+    encode = model.audio_encoder.forward
+    model.audio_encoder.forward = lambda clips, mask=None: calls.append(len(clips)) or encode(clips, mask)
+    features, mask = model.audio_embeddings({"audio_source": [source]})
+    clips = load_audio_clips(str(video), source.intervals, cfg)
+    assert torch.allclose(features[0], encode(clips.clips, clips.mask), atol=1e-6)
+    assert mask.tolist() == [[True, True, True]] and calls == [3]
+    again, _ = model.audio_embeddings({"audio_source": [source]})
+    assert torch.equal(again, features) and calls == [3]  # served from the cache
+    assert len(list((tmp_path / "cache").rglob("*.safetensors"))) == 1
+
+
+def test_deferred_audio_with_another_sample_rate_is_a_config_error(tmp_path):
+    from lavis.common.errors import ConfigError
+    from lavis.datasets.audio import AudioClipConfig, AudioSource
+
+    source = AudioSource("missing.mp4", ((0.0, 1.0),), AudioClipConfig(sample_rate=16000, defer=True))
+    with pytest.raises(ConfigError, match="16000 Hz.*48000 Hz"):
+        sms().audio_embeddings({"audio_source": [source]})
+
+
+def test_audio_norm_batch_standardises_only_frames_with_audio():
+    from lavis.common.errors import ConfigError
+
+    model = sms(audio_norm="batch").train()
+    audio = torch.randn(5, 512) * 0.5 + 3.0
+    mask = torch.tensor([True, True, True, False, True])
+    out = model.normalise_audio(audio, mask)
+    assert torch.equal(out[3], audio[3])  # a frame without audio keeps its stand-in
+    assert torch.allclose(out[mask].mean(0), torch.zeros(512), atol=1e-4)
+    assert torch.allclose(out[mask].std(0, unbiased=False), torch.ones(512), atol=1e-2)
+    with pytest.raises(ConfigError, match="audio_norm"):
+        sms(audio_norm="layer")
+
+
+def test_a_trained_audio_norm_keeps_its_running_statistics_in_the_checkpoint():
+    model = sms(audio_norm="batch").train()
+    model(with_audio(fake_batch(batch=2, frames=3)))["loss"].backward()
+    state = model.trainable_state_dict()
+    assert {"audio_norm.running_mean", "audio_norm.running_var", "audio_norm.num_batches_tracked"} <= set(state)
+    restored = sms(audio_norm="batch")
+    restored.load_state_dict(state, strict=False)
+    assert torch.equal(restored.audio_norm.running_mean, model.audio_norm.running_mean)

@@ -37,8 +37,26 @@ class BaseDatasetBuilder:
             raise ConfigError(f"datasets.{self.name}.vis_processor has no '{which}' processor")
         return build_processor(specs[which], path=f"datasets.{self.name}.vis_processor.{which}")
 
+    def audio_kwargs(self) -> dict[str, Any]:
+        """``audio=AudioClipConfig(...)`` when the dataset config asks for audio, else nothing."""
+        if not getattr(self.cfg, "audio", None):
+            return {}
+        allowed = {f.name for f in dataclasses.fields(AudioClipConfig)}
+        unknown = sorted(set(self.cfg.audio) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"datasets.{self.name}.audio: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
+            )
+        try:
+            return {"audio": AudioClipConfig(**self.cfg.audio)}
+        except ConfigError as err:
+            raise ConfigError(f"datasets.{self.name}.audio: {err}") from None
+
     def build(self, splits: list[str]) -> dict[str, Dataset]:
         return {split: self.build_split(split) for split in splits}
+
+    def check_paths(self, splits: list[str]) -> None:
+        """Raise ConfigError if a file or folder the splits need is missing (cheap: no annotation is read)."""
 
     def build_split(self, split: str) -> Dataset:
         raise NotImplementedError
@@ -83,11 +101,23 @@ class VideoDatasetBuilder(BaseDatasetBuilder):
             )
         return ann_path
 
-    def build_split(self, split: str) -> Dataset:
-        ann_path = self.annotation_path(split)
+    def check_paths(self, splits: list[str]) -> None:
+        for split in splits:
+            self.annotation_path(split)
+        self.video_root()
+
+    def video_root(self) -> Path:
         video_root = Path(self.cfg.video_root)
         if not video_root.is_dir():
-            raise ConfigError(f"datasets.{self.name}.video_root is not a directory: {video_root}")
+            raise ConfigError(
+                f"datasets.{self.name}.video_root is not a directory: {video_root}. Prepare the data (see "
+                "mr_BLIP_data/README.md) or set paths.data_root / the dataset's video_root."
+            )
+        return video_root
+
+    def build_split(self, split: str) -> Dataset:
+        ann_path = self.annotation_path(split)
+        video_root = self.video_root()
         return self.dataset_cls(
             ann_path,
             video_root,
@@ -98,18 +128,3 @@ class VideoDatasetBuilder(BaseDatasetBuilder):
             **self.audio_kwargs(),
             **self.dataset_kwargs(split),
         )
-
-    def audio_kwargs(self) -> dict[str, Any]:
-        """``audio=AudioClipConfig(...)`` when the dataset config asks for audio, else nothing."""
-        if not self.cfg.audio:
-            return {}
-        allowed = {f.name for f in dataclasses.fields(AudioClipConfig)}
-        unknown = sorted(set(self.cfg.audio) - allowed)
-        if unknown:
-            raise ConfigError(
-                f"datasets.{self.name}.audio: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
-            )
-        try:
-            return {"audio": AudioClipConfig(**self.cfg.audio)}
-        except ConfigError as err:
-            raise ConfigError(f"datasets.{self.name}.audio: {err}") from None

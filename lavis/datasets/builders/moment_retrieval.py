@@ -62,3 +62,10 @@ class CharadesSTABuilder(MomentRetrievalBuilder):
 @register_builder("anet")
 class ActivityNetCaptionsBuilder(MomentRetrievalBuilder):
     DATASET_CONFIG_DICT = {"default": "configs/datasets/anet/defaults.yaml"}
+
+
+@register_builder("anet_tal")
+class ActivityNetTALBuilder(MomentRetrievalBuilder):
+    """ActivityNet 1.3 action localization: one record per video, windows labelled with their class."""
+
+    DATASET_CONFIG_DICT = {"default": "configs/datasets/anet_tal/defaults.yaml"}

@@ -24,6 +24,7 @@ from lavis.datasets.prepare import (
     qvh,
     star,
     tvqa,
+    unav100,
     videoqa,
     vlep,
 )
@@ -40,6 +41,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "charades_sta": _spec(charades),
     "anet": _spec(anet),
     "anet_tal": _spec(anet_tal),
+    "unav100": _spec(unav100),
     "nextqa": _spec(nextqa),
     "nextgqa": _spec(nextgqa),
     # MA-LMM: long-video classification, open-ended QA, captioning (frame folders at 10 fps)

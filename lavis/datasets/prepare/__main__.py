@@ -2,7 +2,7 @@
 
     lavis-prepare qvh --input DIR --output DIR
     lavis-prepare charades_sta --input DIR --output DIR [--split custom|original]
-    lavis-prepare anet | anet_tal | nextqa | nextgqa --input DIR --output DIR
+    lavis-prepare anet | anet_tal | unav100 | nextqa | nextgqa --input DIR --output DIR
     lavis-prepare lvu --input DIR --output DIR [--task TASK] [--history 100 --stride 20]
     lavis-prepare breakfast | coin | msrvtt_qa | msvd_qa | activitynet_qa --input DIR --output DIR
     lavis-prepare msrvtt_caption | msvd_caption | youcook2 --input DIR --output DIR
@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     dataset("anet", "ActivityNet Captions: train.json, val_1.json (val), val_2.json (test)")
     p = dataset("anet_tal", "ActivityNet 1.3 action localisation: activity_net.v1-3.min.json")
     p.add_argument("--video-prefix", default="v_", help="prefix of video file names (default v_)")
+    p = dataset("unav100", "UnAV-100 audio-visual events: unav100_annotations.json (one query per video and label)")
+    p.add_argument("--video-ext", default=".mp4", help="extension of the video files (default .mp4)")
     p = dataset("nextqa", "NExT-QA: {train,}val,test.csv + map_vid_vidorID.json")
     p.add_argument("--map", type=Path, help="map_vid_vidorID.json (default: in --input)")
     p = dataset("nextgqa", "NExT-GQA: {val,test}.csv + gsub_{val,test}.json + map_vid_vidorID.json")
@@ -141,6 +143,7 @@ def _prepare(args: argparse.Namespace) -> int:
     options = {
         "charades_sta": lambda: {"split": args.split, "seed": args.seed, "num_val_videos": args.num_val_videos},
         "anet_tal": lambda: {"video_prefix": args.video_prefix},
+        "unav100": lambda: {"video_ext": args.video_ext},
         "nextqa": lambda: {"map_path": args.map},
         "nextgqa": lambda: {"map_path": args.map, "nextqa_input": args.nextqa_input},
         "lvu": lambda: {"task": args.task, "history": args.history, "stride": args.stride},

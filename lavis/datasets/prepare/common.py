@@ -92,6 +92,7 @@ class Prepared:
     validator: Validator
     windows: bool = True
     extra: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # plain-text files (e.g. a class list), written as given
     notes: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -410,6 +411,9 @@ def write_prepared(prepared: Prepared, output_dir: Path, known_names: Iterable[s
         "notes": prepared.notes,
     }
     contents = {name: dumps_records(records) for name, records in files.items()}
+    for name, text in prepared.texts.items():
+        contents[name] = text
+        counts[name] = len(text.splitlines())
     contents[MANIFEST_NAME] = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     write_all(output_dir, contents, known_names)
     return counts

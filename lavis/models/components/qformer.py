@@ -8,6 +8,7 @@ follow LAVIS (``bert.encoder.layer.N.attention.self.query`` ...), so BLIP-2 chec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -41,6 +42,9 @@ class QFormerConfig:
     vocab_size: int = 30523
     max_position_embeddings: int = 512
     initializer_range: float = 0.02  # std of the normal init of weights and query tokens (BERT: 0.02)
+    # a frozen Q-Former keeps its dropout active while training, as the original LAVIS / Mr. BLIP code did
+    # (False: a frozen Q-Former always runs in eval mode, which makes its output deterministic)
+    train_dropout: bool = False
 
 
 class MultiHeadAttention(nn.Module):
@@ -116,8 +120,18 @@ class QFormerLayer(nn.Module):
         image_embeds: torch.Tensor,
         image_mask: torch.Tensor | None,
         num_queries: int,
+        memory: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        hidden = self.attention(hidden, hidden, attention_mask)
+        """``memory`` (B, m·L, hidden): this layer's input hidden states at m past steps (MA-LMM's query
+        memory bank), prepended to the keys and values of the self-attention; the mask is tiled to match."""
+        if memory is None:
+            hidden = self.attention(hidden, hidden, attention_mask)
+        else:
+            context = torch.cat([memory, hidden], dim=1)
+            context_mask = None
+            if attention_mask is not None:
+                context_mask = attention_mask.repeat(1, context.shape[1] // hidden.shape[1])
+            hidden = self.attention(hidden, context, context_mask)
         queries, text = hidden[:, :num_queries], hidden[:, num_queries:]
         if self.has_cross_attention and queries.shape[1] > 0:
             queries = self.crossattention(queries, image_embeds, image_mask)
@@ -186,18 +200,40 @@ class QFormer(nn.Module):
         text_ids: torch.Tensor | None = None,
         text_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        return self.step(query_embeds, image_embeds, image_mask, text_ids, text_mask)[0]
+
+    def step(
+        self,
+        query_embeds: torch.Tensor,
+        image_embeds: torch.Tensor,
+        image_mask: torch.Tensor | None = None,
+        text_ids: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        memory: Sequence[torch.Tensor | None] | None = None,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """:meth:`forward` that also reads per-layer memories and returns every layer's input hidden states.
+
+        ``memory[i]`` (B, m·L, hidden) or None is layer i's past input hidden states (see
+        :meth:`QFormerLayer.forward`); the returned list holds layer i's input (B, L, hidden) at this step,
+        queries and instruction tokens -- what MA-LMM stores in its query memory banks.
+        """
         num_queries = query_embeds.shape[1]
         hidden = self.bert.embeddings(query_embeds, text_ids)
         mask = None
         if text_ids is not None and text_mask is not None:
             ones = torch.ones(hidden.shape[0], num_queries, dtype=text_mask.dtype, device=text_mask.device)
             mask = torch.cat([ones, text_mask], dim=1)
-        for layer in self.bert.encoder.layer:
+        inputs = []
+        for i, layer in enumerate(self.bert.encoder.layer):
+            inputs.append(hidden)
+            past = memory[i] if memory is not None else None
             if self.grad_checkpointing and self.training:
-                hidden = checkpoint(layer, hidden, mask, image_embeds, image_mask, num_queries, use_reentrant=False)
+                hidden = checkpoint(
+                    layer, hidden, mask, image_embeds, image_mask, num_queries, past, use_reentrant=False
+                )
             else:
-                hidden = layer(hidden, mask, image_embeds, image_mask, num_queries)
-        return hidden[:, :num_queries]
+                hidden = layer(hidden, mask, image_embeds, image_mask, num_queries, past)
+        return hidden[:, :num_queries], inputs
 
     def encode_text(self, text_ids: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
         """Text alone through the Q-Former's BERT (no queries, no image): hidden states (B, L, hidden).

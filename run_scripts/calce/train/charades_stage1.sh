@@ -2,4 +2,5 @@
 # CALCE stage 1: train on charades with 4 GPUs (set NPROC to change). Extra arguments go to lavis (--options ...).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+python -m lavis.check --cfg-path configs/calce/train/charades_stage1.yaml "$@"   # config and data paths, once, before the workers start
 torchrun --nproc_per_node="${NPROC:-4}" -m lavis.train --cfg-path configs/calce/train/charades_stage1.yaml "$@"

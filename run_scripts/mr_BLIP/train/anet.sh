@@ -3,4 +3,5 @@
 # Extra arguments go to lavis: e.g. --options run.output_dir=output/my_run
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+python -m lavis.check --cfg-path configs/mr_BLIP/train/anet.yaml "$@"   # config and data paths, once, before the workers start
 torchrun --nproc_per_node="${NPROC:-8}" -m lavis.train --cfg-path configs/mr_BLIP/train/anet.yaml "$@"

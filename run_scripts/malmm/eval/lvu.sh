@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# MA-LMM: evaluate on lvu with 4 GPUs (set NPROC to change).
+# ZERO_SHOT=1: InstructBLIP weights + memory banks, no fine-tuned checkpoint (paper Table 7).
+# TASK=director|genre|relationship|scene|way_speaking|writer|year (default relationship).
+# Arguments are more key=value overrides, e.g. run.batch_size_train=8 run.accum_grad_iters=2
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+task="${TASK:-relationship}"
+opts=(datasets.lvu.task="$task" run.output_dir="output/malmm/eval/lvu_$task")
+if [[ "${ZERO_SHOT:-0}" == 1 ]]; then opts+=(model.finetuned=null run.output_dir="output/malmm/zeroshot/lvu_$task"); fi
+python -m lavis.check --cfg-path configs/malmm/eval/lvu.yaml --options "${opts[@]}" "$@"  # config and data paths, once
+torchrun --nproc_per_node="${NPROC:-4}" -m lavis.evaluate --cfg-path configs/malmm/eval/lvu.yaml \
+  --options "${opts[@]}" "$@"

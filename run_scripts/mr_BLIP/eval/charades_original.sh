@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Mr. BLIP, reproduction mode (as the original code evaluated): eval on charades with 8 GPUs (set NPROC to change; keep the effective batch at 32 when training).
+# Extra arguments go to lavis: e.g. --options run.output_dir=output/my_run
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+python -m lavis.check --cfg-path configs/mr_BLIP/eval/charades_original.yaml "$@"   # config and data paths, once, before the workers start
+torchrun --nproc_per_node="${NPROC:-8}" -m lavis.evaluate --cfg-path configs/mr_BLIP/eval/charades_original.yaml "$@"
