@@ -27,8 +27,11 @@ sample, with ``Nf`` frames, ``Sv = (224/14)² + 1 = 257`` ViT tokens, ``w`` ViT 
   plus SDPA's K, V (``2·Nf·Sv·h``) and its output/log-sum-exp.
 * Q-Former (frozen weights, gradient flowing through): per layer ``Nf·Nq·(c_q·h + 2·I)`` (queries side) plus the
   cross-attention terms above on every ``cross_attention_freq``-th layer.
-* T5 encoder (``Le`` tokens = Nf·(Nq + timestamp tokens) + prompt), per layer: eager attention with position
-  bias keeps the fp32 softmax output, its dropout mask and the dropped probabilities: ``H·Le²·(4 + p + p·a)``,
+* T5 encoder (``Le`` tokens = Nf·(Nq + timestamp tokens) + prompt), per layer: ``--attn eager`` (the original
+  code's) keeps the fp32 softmax output, its dropout mask and the dropped probabilities, ``H·Le²·(4 + p + p·a)``;
+  ``sdpa`` (this project's default; the GPU's memory-efficient kernel, dropout from the RNG state) keeps its
+  output and log-sum-exp, ``Le·(di·a + 4·H)``, and per layer the float mask transformers builds from the position bias and the padding, ``H·Le²·a`` per
+  sample;
   plus ``Le·(c_d·d + c_f·ff)`` for q/k/v/o, the LayerNorms (fp32), LoRA's dropout copies and masks, and the
   gated FFN; decoder layers add their cross-attention over ``Le`` (K/V LoRA dropout copies of the encoder
   output) — ``Le·d·c_x`` per layer.
@@ -85,6 +88,7 @@ class Arch:
     lora_r: int = 8
     t5_dropout: bool = True  # Flan-T5's dropout_rate 0.1
     lora_dropout: bool = True  # Mr. BLIP's LoRA dropout 0.05
+    attn: str = "sdpa"  # the T5's attn_implementation (sdpa: the project's default; eager: the original's)
     frames: int = 60
     ts_tokens: int = 3  # timestamp tokens after each frame's queries (seconds_integers, 2-3 digits + '>')
     prompt_tokens: int = 45
@@ -202,14 +206,21 @@ def activation_parts(arch: Arch, a: int, a_qformer: int, mask: int = 1) -> dict[
 
     # T5 (frozen base, LoRA on q,k,v,o,wi_0,wi_1,wo; Flan-T5 dropout 0.1, LoRA dropout 0.05). Per token of a
     # self-attention sublayer: the fp32 RMSNorm input (4 d), LoRA's dropout outputs (a) and masks of q,k,v,o,
-    # the residual dropout mask, q, k, v (3 di a), and per head and key the fp32 softmax output, the attention
-    # dropout mask and the dropped probabilities (H Le (4 + mask + a)). FFN sublayer: RMSNorm input (4 d), LoRA
+    # the residual dropout mask, q, k, v (3 di a), and the attention itself. eager: per head and key the fp32
+    # softmax output, the attention dropout mask and the dropped probabilities (H Le (4 + mask + a)). sdpa (the
+    # GPU's memory-efficient kernel, dropout by RNG state): its output (di a) and log-sum-exp (H 4) per token,
+    # and the float mask it reads (below). FFN sublayer: RMSNorm input (4 d), LoRA
     # dropout outputs and masks of wi_0, wi_1 (d) and wo (ff), the residual mask, and GELU input, GELU output,
     # wi_1 output (3 ff a) + the FFN dropout mask. LoRA's rank-r intermediates: 7 r a. Frozen Linears save no input.
     lora = pl * (a + mask)
     attn_tok = 4 * d + (3 * d + di) * lora + d * pd * mask + 3 * di * a
     ffn_tok = 4 * d + 2 * d * lora + ff * lora + d * pd * mask + 3 * ff * a + ff * pd * mask + 7 * r * a
-    probs = 4 + pd * (mask + a)
+    eager = arch.attn == "eager"
+    # sdpa: transformers builds each layer's float mask (position bias where the padding mask allows) per
+    # layer, (B, H, L, L) for a padded batch: a bytes per head and key pair, per sample
+    probs = 4 + pd * (mask + a) if eager else a
+    sdpa_tok = 0 if eager else di * a + hd * 4
+    attn_tok += sdpa_tok
     enc_layer = le * (attn_tok + ffn_tok) + hd * le * le * probs
     # decoder layer: self-attention and FFN over its Ld tokens + cross-attention: on the decoder side as a
     # self-attention sublayer, on the encoder side the LoRA dropout outputs and masks of K/V's input (2 Le d)
@@ -221,6 +232,8 @@ def activation_parts(arch: Arch, a: int, a_qformer: int, mask: int = 1) -> dict[
         "saved": arch.enc_layers * enc_layer + arch.dec_layers * dec_layer + head,
         "layer": enc_layer,
         "inputs": (arch.enc_layers * le + arch.dec_layers * ld) * d * a + head,
+        # checkpointed: the bias is built before the first block and handed to every block (kept once)
+        "per_batch_ckpt": 0 if eager else hd * le * le * a,
     }
     return out
 
@@ -265,6 +278,7 @@ def estimate(arch: Arch, params: Params, sw: Switches, batch: int) -> Estimate:
     for name, part in parts.items():
         ckpt = {"qformer": sw.ckpt_qformer, "llm": sw.ckpt_llm}.get(name, False)
         act += batch * (part["inputs"] if ckpt else part["saved"])
+        act += part.get("per_batch_ckpt", 0) if ckpt else 0
         layer_ws = max(layer_ws, batch * part["layer"])
     vit = 0.0 if sw.cache else vit_forward_bytes(arch, batch * arch.frames, 2)
     cached = batch * arch.frames * arch.vit_tokens * arch.vit_width * 2 if sw.cache else 0.0
@@ -389,19 +403,24 @@ def measure_saved(model, batch) -> dict[str, int]:
     return out
 
 
-def validate() -> dict[str, tuple[float, float]]:
-    """Print and return predicted and measured saved-tensor bytes per part (and ``total``)."""
+def validate_one(attn: str, dropout: float) -> dict[str, tuple[float, float]]:
+    """Predicted and measured saved-tensor bytes per part (and ``total``) of the small model on the CPU (fp32),
+    with the T5's ``attn_implementation`` and dropout rate given (LoRA dropout 0.05 in both)."""
+    import copy
+
     import torch
     from model_helpers import fake_batch, tiny_model
 
-    model = tiny_model(**SMALL)
+    cfg = copy.deepcopy(SMALL)
+    cfg["llm"]["attn_implementation"] = attn
+    cfg["llm"]["arch"]["dropout_rate"] = dropout
+    model = tiny_model(**cfg)
     model.train()
     frames, batch_size = 8, 2
     batch = fake_batch(batch=batch_size, frames=frames, size=56)
-    with torch.no_grad():  # the real encoder length of this batch
-        templates = model.token_templates(batch)
-    le = sum(len(t) for t in templates) / len(templates)
-    qf = model.cfg.qformer
+    batch["query"][1] += " and then, much later, the same circle turns blue"  # a padded batch, as in training
+    with torch.no_grad():  # the (padded) encoder length of this batch
+        le = max(len(t) for t in model.token_templates(batch))
     arch = Arch(
         img=56,
         patch=14,
@@ -413,7 +432,7 @@ def validate() -> dict[str, tuple[float, float]]:
         q_layers=4,
         q_heads=4,
         q_inter=256,
-        q_queries=qf.num_query_tokens,
+        q_queries=model.cfg.qformer.num_query_tokens,
         q_cross_freq=2,
         d_model=128,
         d_inner=128,
@@ -424,36 +443,48 @@ def validate() -> dict[str, tuple[float, float]]:
         vocab=len(model.tokenizer),
         frames=frames,
         ts_tokens=0,
-        prompt_tokens=0,
+        t5_dropout=dropout > 0,
+        attn=attn,
     )
     arch = dataclasses.replace(arch, prompt_tokens=int(round(le - frames * arch.q_queries)))
     target = model.llm.target_ids(model.target_texts(batch), model.cfg.max_target_len, torch.device("cpu"))
     arch = dataclasses.replace(arch, target_tokens=int(target.ids.shape[1]))
     measured = measure_saved(model, batch)
-    predicted = {
-        k: v["saved"] * batch_size for k, v in activation_parts(arch, a=4, a_qformer=4, mask=4).items()
-    }
-    print(f"validation (CPU, fp32; {frames} frames x batch {batch_size}; encoder length {le:.0f}):")
-    print(f"{'part':12}{'predicted MB':>14}{'measured MB':>14}{'ratio':>8}")
+    parts = activation_parts(arch, a=4, a_qformer=4, mask=4)
+    predicted = {k: v["saved"] * batch_size for k, v in parts.items()}
+    print(
+        f"validation: CPU, fp32, T5 attention {attn}, dropout {dropout}; {frames} frames x batch {batch_size}; "
+        f"encoder length {le:.0f}"
+    )
+    print(f"  {'part':12}{'predicted MB':>14}{'measured MB':>14}{'ratio':>8}")
     for part in ("ln_vision", "qformer", "llm", "vit", "other"):
         p, m = predicted.get(part, 0.0) / 2**20, measured.get(part, 0) / 2**20
         ratio = f"{p / m:.2f}" if m else "-"
-        print(f"{part:12}{p:>14.2f}{m:>14.2f}{ratio:>8}")
+        print(f"  {part:12}{p:>14.2f}{m:>14.2f}{ratio:>8}")
     tp, tm = sum(predicted.values()) / 2**20, sum(measured.values()) / 2**20
-    print(f"{'total':12}{tp:>14.2f}{tm:>14.2f}{tp / tm:>8.2f}")
+    print(f"  {'total':12}{tp:>14.2f}{tm:>14.2f}{tp / tm:>8.2f}")
     result = {part: (predicted.get(part, 0.0), float(measured.get(part, 0))) for part in predicted}
     result["total"] = (sum(predicted.values()), float(sum(measured.values())))
     return result
+
+
+def validate() -> dict[str, dict[str, tuple[float, float]]]:
+    """Both attention paths. On the CPU, SDPA with dropout falls back to the math kernel (which keeps the
+    probabilities, like eager); without dropout it saves what the GPU's memory-efficient kernel saves."""
+    return {"eager": validate_one("eager", 0.1), "sdpa": validate_one("sdpa", 0.0)}
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--validate", action="store_true", help="check the activation formula on a small model")
     ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--attn", choices=["sdpa", "eager"], default="sdpa", help="the T5's attn_implementation")
     args = ap.parse_args(argv)
     params = count_params()
-    arch = Arch(frames=args.frames)
-    print(f"Mr. BLIP, {arch.frames} frames of {arch.img} px; parameters: {params.source}")
+    arch = Arch(frames=args.frames, attn=args.attn)
+    print(
+        f"Mr. BLIP, {arch.frames} frames of {arch.img} px, T5 attention {arch.attn}; parameters: {params.source}"
+    )
     print(
         f"  ViT {params.vit / 1e6:.0f}M, Q-Former {params.qformer / 1e6:.0f}M, frozen T5 {params.llm_frozen / 1e6:.0f}M, "
         f"trainable {params.trainable / 1e6:.1f}M; T5 encoder length {arch.enc_tokens} tokens"
@@ -463,9 +494,12 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "  ckpt_vit changes nothing for Mr. BLIP: the frozen ViT runs without grad and saves no activations."
     )
-    print(
-        "  T5's attention is eager (position bias): its probabilities, H x Le^2 per layer, dominate activations."
-    )
+    if arch.attn == "eager":
+        print("  eager T5 attention keeps its probabilities, H x Le^2 per layer and sample: they dominate.")
+    else:
+        print(
+            "  sdpa T5 attention keeps no probabilities, but each layer's float mask (bias + padding), H x Le^2."
+        )
     print()
     for sw in (Switches(), DEFAULT_ROWS[-3]):
         for b in (1, 8):
