@@ -7,7 +7,8 @@ in the same run.
 Single process: a train step (forward, backward, AdamW) with activation checkpointing on, against off
 (``ratio`` = on / off: its compute price); evaluation = ``model.predict`` with Mr. BLIP's 5 beams against greedy
 decoding. ``--parallel``: the same train step and evaluation under ``run.parallel: fsdp`` against DDP, same
-seed, same batch (ratio = FSDP / DDP). Times are medians of ``--steps`` repetitions after a warm-up.
+seed, same batch (ratio = FSDP / DDP). Times are medians of ``--steps`` repetitions after a warm-up, base and
+other alternating.
 
 Configs. ``tiny``: the tiny preset (everything trained, random weights). ``small``: Mr. BLIP's structure and
 training regime (frozen ViT, frozen Q-Former, frozen T5 + LoRA r=8, ``ln_vision`` and the projection trained)
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import functools
 import statistics
 import sys
 import time
@@ -139,14 +141,19 @@ def build(name: str):
     return model, batch
 
 
-def timed(fn, steps: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def compare(base, other, steps: int, before_base=None, before_other=None) -> tuple[float, float]:
+    """Median seconds of ``base()`` and ``other()``, run alternately (one warm-up each) so that load from other
+    processes on the machine hits both alike. ``before_*`` switch the model between the two settings."""
+    times: dict[str, list[float]] = {"base": [], "other": []}
+    for i in range(steps + 1):
+        for name, fn, before in (("base", base, before_base), ("other", other, before_other)):
+            if before is not None:
+                before()
+            t0 = time.perf_counter()
+            fn()
+            if i:  # the first round warms up
+                times[name].append(time.perf_counter() - t0)
+    return statistics.median(times["base"]), statistics.median(times["other"])
 
 
 def train_step_fn(model, runner_model, batch):
@@ -201,13 +208,17 @@ def single(configs: list[str], steps: int) -> None:
     print(HEADER)
     for name in configs:
         model, batch = build(name)
-        off = timed(train_step_fn(model, model, batch), steps)
-        model.set_grad_checkpointing(True)
-        on = timed(train_step_fn(model, model, batch), steps)
+        step = train_step_fn(model, model, batch)
+        off, on = compare(
+            step,
+            step,
+            steps,
+            before_base=functools.partial(model.set_grad_checkpointing, False),
+            before_other=functools.partial(model.set_grad_checkpointing, True),
+        )
         model.set_grad_checkpointing(False)
         print(row(f"{name}: train step", off, on, "grad checkpointing on / off"), flush=True)
-        greedy = timed(eval_fn(model, batch, 1), steps)
-        beams = timed(eval_fn(model, batch, 5), steps)
+        greedy, beams = compare(eval_fn(model, batch, 1), eval_fn(model, batch, 5), steps)
         print(row(f"{name}: evaluate (predict)", greedy, beams, "5 beams / greedy"), flush=True)
 
 
@@ -227,12 +238,10 @@ def parallel(configs: list[str], steps: int) -> None:
         model, batch = build(name)
         twin = copy.deepcopy(model)
         ddp = DDP(model, broadcast_buffers=False)
-        t_ddp = timed(train_step_fn(model, ddp, batch), steps)
         apply_fsdp(twin)
-        t_fsdp = timed(train_step_fn(twin, twin, batch), steps)
-        e_ddp = timed(eval_fn(model, batch, 5), steps)
-        set_eval_mode(twin, True)
-        e_fsdp = timed(eval_fn(twin, batch, 5), steps)
+        t_ddp, t_fsdp = compare(train_step_fn(model, ddp, batch), train_step_fn(twin, twin, batch), steps)
+        set_eval_mode(twin, True)  # as the runner evaluates under FSDP: weights gathered once, up front
+        e_ddp, e_fsdp = compare(eval_fn(model, batch, 5), eval_fn(twin, batch, 5), steps)
         set_eval_mode(twin, False)
         if main:
             print(row(f"{name}: train step", t_ddp, t_fsdp, "FSDP / DDP"), flush=True)

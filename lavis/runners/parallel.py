@@ -40,17 +40,44 @@ def apply_fsdp(model: nn.Module, reshard_after_forward: bool = True) -> nn.Modul
     Methods named in ``model.fsdp_forward_methods`` (``predict``, ``generate``) are registered as forward
     methods, so evaluation gathers the root group's weights as a forward call does.
     """
-    from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
+    from torch.distributed.fsdp import fully_shard
 
     units = list(getattr(model, "fsdp_units", lambda: [])())
     for unit in units:
         fully_shard(unit, reshard_after_forward=reshard_after_forward)
     fully_shard(model, reshard_after_forward=reshard_after_forward)
-    for name in getattr(model, "fsdp_forward_methods", ()):
-        if hasattr(model, name):
-            register_fsdp_forward_method(model, name)
+    _register_entry_points(
+        model, [n for n in getattr(model, "fsdp_forward_methods", ()) if hasattr(model, n)]
+    )
     logger.info("FSDP: %d shard groups + the root, over %d ranks.", len(units), dist.get_world_size())
     return model
+
+
+def _register_entry_points(model: nn.Module, names: list[str]) -> None:
+    """FSDP's pre/post-forward hooks around each of ``names`` -- on the outermost call only.
+
+    ``predict`` calls ``generate``: with both registered, the inner call's post-forward marks the root group idle
+    and the outer one then frees its gathered weights, so the next call all-gathers them again -- a collective
+    inside evaluation, which ranks with different numbers of batches would not all join.
+    """
+    from torch.distributed.fsdp import register_fsdp_forward_method
+
+    depth = [0]
+    for name in names:
+        plain = getattr(model, name)
+        register_fsdp_forward_method(model, name)
+        hooked = getattr(model, name)
+
+        def entry(*args: Any, _plain=plain, _hooked=hooked, **kwargs: Any) -> Any:
+            if depth[0]:
+                return _plain(*args, **kwargs)
+            depth[0] += 1
+            try:
+                return _hooked(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        setattr(model, name, entry)
 
 
 def set_gradient_sync(model: nn.Module, enabled: bool) -> None:

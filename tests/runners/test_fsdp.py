@@ -42,7 +42,8 @@ def experiment(tmp_path, out, parallel, **run):
     common = dict(
         max_epoch=2,
         batch_size_train=2,
-        batch_size_eval=2,
+        batch_size_eval=1,  # 3 queries on 2 ranks: 2 evaluation batches on one, 1 on the other
+        dist_timeout_minutes=3,  # a rank waiting on a collective the other never joins fails, not hangs
         accum_grad_iters=2,
         warmup_steps=1,
         grad_clip_norm=1.0,
