@@ -112,7 +112,8 @@ class RunConfig:
     # devices
     device: str = "cuda"  # falls back to cpu (with a warning) when CUDA is unavailable
     dist_backend: str | None = None  # default: nccl on GPU, gloo on CPU
-    # ddp: replicated weights; fsdp: FSDP2 fully_shard of every ViT / Q-Former / LLM block + the rest (root)
+    # ddp: replicated weights; fsdp: FSDP2 fully_shard of every ViT / Q-Former / LLM block + the rest (root), for
+    # training under torchrun (a single process, or evaluation alone, runs unsharded)
     parallel: str = one_of("ddp", "ddp", "fsdp")
     dist_timeout_minutes: int = 30
     generation: GenerationConfig = field(default_factory=GenerationConfig)
