@@ -57,6 +57,7 @@ class CalceStage1Config(Blip2MRConfig):
 @register_model("blip2_calce_stage1")
 class CalceStage1(Blip2MR):
     Config = CalceStage1Config
+    FEATURE_CACHE_LEVELS = ()  # encodes frames its own way: model.feature_cache is not read
     PRETRAINED_MODEL_CONFIG_DICT = {
         "pretrain_flant5xl": "configs/models/blip2_calce_stage1/pretrain_flant5xl.yaml",
         "tiny": "configs/models/blip2_calce_stage1/tiny.yaml",

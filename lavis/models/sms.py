@@ -46,6 +46,7 @@ class Blip2SMSConfig(Blip2MRConfig):
 @register_model("blip2_sms")
 class Blip2SMS(Blip2MR):
     Config = Blip2SMSConfig
+    FEATURE_CACHE_LEVELS = ()  # encodes frames its own way: model.feature_cache is not read
     PRETRAINED_MODEL_CONFIG_DICT = {
         "pretrain_flant5xl": "configs/models/blip2_sms/pretrain_flant5xl.yaml",
         "tiny": "configs/models/blip2_sms/tiny.yaml",
