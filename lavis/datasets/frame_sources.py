@@ -60,7 +60,9 @@ def enable_frame_sources(datasets: dict[str, dict[str, Dataset]]) -> int:
             else:
                 logger.warning(
                     "datasets.%s (%s): %s does not carry frame sources; its frozen features are computed every time",
-                    name, split, type(ds).__name__,
+                    name,
+                    split,
+                    type(ds).__name__,
                 )
     return enabled
 

@@ -29,7 +29,6 @@ from lavis.common.config import GenerationConfig
 from lavis.common.errors import CheckpointError, ConfigError
 from lavis.models.base import BaseModel
 from lavis.models.checkpoints import KeyRules
-from lavis.models.feature_cache import FeatureCacheConfig, FrozenFeatureCache, weights_hash
 from lavis.models.components.llm import (
     FOLDER_RULES,
     LORA_ADAPTERS,
@@ -43,6 +42,7 @@ from lavis.models.components.qformer import QFORMER_POSITION_IDS, QFORMER_TEXT_K
 from lavis.models.components.tokenizer import add_qformer_bos, load_tokenizer
 from lavis.models.components.vision import EVA_VIT, FP32LayerNorm, VisionConfig, build_vision_encoder
 from lavis.models.components.vision import PRECISIONS as VISION_PRECISIONS
+from lavis.models.feature_cache import FeatureCacheConfig, FrozenFeatureCache, weights_hash
 
 
 @dataclass

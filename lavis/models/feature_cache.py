@@ -131,7 +131,9 @@ class FrozenFeatureCache:
         from safetensors.torch import save
 
         if features.shape[0] != len(source.indices):
-            raise ValueError(f"features {tuple(features.shape)} do not match {len(source.indices)} frame indices")
+            raise ValueError(
+                f"features {tuple(features.shape)} do not match {len(source.indices)} frame indices"
+            )
         key = self.key(source, weights, numerics)
         stored = features.detach().to("cpu", STORAGE_DTYPES[self.dtype]).contiguous()
         meta = {"key": key, "video": source.video, "frames": str(len(source.indices)), "weights": weights}
