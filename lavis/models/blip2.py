@@ -395,6 +395,23 @@ class Blip2Base(BaseModel):
         feats = self.feature_cache.fetch(sources, weights, self.frozen_numerics(), compute_missing)
         return torch.cat([f.to(images.device) for f in feats])
 
+    @torch.no_grad()
+    def fill_feature_cache(self, samples: dict[str, Any]) -> None:
+        """Store the frozen features of a batch's frames, through the path training reads them by."""
+        if self.feature_cache is None:
+            raise ConfigError("model.feature_cache is null: there is no cache to fill")
+        sources = samples.get("frame_source")
+        if sources is None:
+            raise ConfigError("the batch carries no frame_source: its dataset cannot key the feature cache")
+        pixels = samples["image"] if "image" in samples else samples["video"]
+        if pixels.dim() == 4:
+            pixels = pixels.unsqueeze(1)
+        frame_mask = samples.get("frame_mask")
+        frames = pixels[frame_mask.bool()] if frame_mask is not None else pixels.flatten(0, 1)
+        branches = list(self.branches) if self.cfg.feature_cache.level == "qformer" else ["main"]
+        for branch in branches:
+            self.encode_images(frames.to(self.device), branch, sources=list(sources))
+
     # --- encoding --------------------------------------------------------------------------------
 
     def vit_features(self, images: torch.Tensor) -> torch.Tensor:

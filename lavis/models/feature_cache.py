@@ -150,16 +150,20 @@ class FrozenFeatureCache:
         compute: Callable[[list[int]], list[torch.Tensor]],
     ) -> list[torch.Tensor]:
         """Per source, its features (float32, CPU when read). Absent entries are computed together --
-        ``compute(positions)`` returns the features of ``sources[p]`` for each position -- and stored."""
-        out: list[torch.Tensor | None] = [self.read(s, weights, numerics) for s in sources]
-        missing = [i for i, f in enumerate(out) if f is None]
-        self.stats.hits += len(sources) - len(missing)
-        self.stats.misses += len(missing)
+        ``compute(positions)`` returns the features of ``sources[p]`` for each position -- and stored.
+        Equal sources in one call are read or computed once (a duplicate counts as a hit)."""
+        first: dict[FrameSource, int] = {}  # samples of one video with the same frames: read / compute once
+        for i, source in enumerate(sources):
+            first.setdefault(source, i)
+        found = {i: self.read(sources[i], weights, numerics) for i in first.values()}
+        missing = [i for i, f in found.items() if f is None]
         if missing:
             for i, features in zip(missing, compute(missing), strict=True):
                 self.write(sources[i], weights, numerics, features)
-                out[i] = features.detach().to(STORAGE_DTYPES[self.dtype]).float()
-        return out  # type: ignore[return-value]
+                found[i] = features.detach().to(STORAGE_DTYPES[self.dtype]).float()
+        self.stats.misses += len(missing)
+        self.stats.hits += len(sources) - len(missing)
+        return [found[first[s]] for s in sources]  # type: ignore[misc]
 
     def disk_usage(self) -> tuple[int, int]:
         """(number of entries, bytes) under the root."""

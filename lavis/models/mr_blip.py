@@ -125,6 +125,10 @@ class Blip2MR(Blip2T5):
     def checkpoint_rules(self) -> list[KeyRules]:
         return [MR_BLIP if r is FINETUNED else r for r in super().checkpoint_rules()]
 
+    def fill_feature_cache(self, samples: dict[str, Any]) -> None:
+        with self._autocast("qformer"):  # as encoder_inputs runs frame_embeddings
+            super().fill_feature_cache(samples)
+
     def frozen_numerics(self) -> str:
         # reproduction mode runs the ViT under its own fp16 autocast on a GPU
         reproducing = self.reproducing and self.device.type == "cuda"
