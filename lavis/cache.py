@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ from lavis.common import dist
 from lavis.common.config import Config, load_config
 from lavis.common.errors import ConfigError
 from lavis.common.logger import progress, setup_logging
+from lavis.datasets.samplers import ShardSampler
 from lavis.runners.launch import _build, cli_main
 from lavis.runners.runner_base import AMP_DTYPES, collate_fn_for, set_seed
 
@@ -62,23 +64,35 @@ def build_cache(cfg: Config, splits: list[str] | None = None) -> dict[str, Any]:
             ds = by_split.get(split)
             if ds is None:
                 continue
+            if not getattr(ds, "frame_sources", False):
+                logger.warning("%s %s: its samples carry no frame sources; nothing to cache", name, split)
+                continue
             if hasattr(ds, "set_epoch"):
                 ds.set_epoch(0)  # random frame choice (if any) as in the first training epoch
+            sampler = ShardSampler(
+                len(ds), dist.get_world_size(), dist.get_rank()
+            )  # torchrun: ranks share the work
             loader = DataLoader(
-                ds, batch_size=run.batch_size_eval, num_workers=run.num_workers, collate_fn=collate_fn_for(ds)
+                ds,
+                batch_size=run.batch_size_eval,
+                sampler=sampler,
+                num_workers=run.num_workers,
+                collate_fn=collate_fn_for(ds),
             )
-            for batch in progress(loader, total=len(loader), desc=f"{name} {split}"):
+            bar = progress(loader, total=len(loader), desc=f"{name} {split}", enabled=dist.is_main_process())
+            for batch in bar:
                 if task.is_empty(batch):
                     continue
                 autocast = torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext()
                 with autocast:
                     model.fill_feature_cache(batch)
-    stats = model.feature_cache.stats
+    stats = dist.all_gather_objects(model.feature_cache.stats.as_dict())
+    dist.barrier()
     entries, size = model.feature_cache.disk_usage()
     return {
-        "computed": stats.misses,
-        "present": stats.hits,
-        "unreadable": stats.unreadable,
+        "computed": sum(s["misses"] for s in stats),
+        "present": sum(s["hits"] for s in stats),
+        "unreadable": sum(s["unreadable"] for s in stats),
         "entries": entries,
         "bytes": size,
         "seconds": time.time() - start,
@@ -88,10 +102,13 @@ def build_cache(cfg: Config, splits: list[str] | None = None) -> dict[str, Any]:
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    setup_logging(0)
+    setup_logging(int(os.environ.get("RANK", "0")))  # before the process group exists
     cfg = load_config(args.cfg_path, args.options)
     result = build_cache(cfg, args.splits)
     root = cfg.model.feature_cache.root
+    if not dist.is_main_process():
+        dist.destroy()
+        return
     print(
         f"feature cache {root} ({cfg.model.feature_cache.level}, {cfg.model.feature_cache.dtype}): "
         f"{result['computed']} samples computed, {result['present']} already present"

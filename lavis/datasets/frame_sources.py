@@ -54,6 +54,13 @@ def enable_frame_sources(datasets: dict[str, dict[str, Dataset]]) -> int:
             if processor is None:
                 continue
             check_no_pixel_augmentation(processor, name, split)
+            if getattr(processor, "sampling", None) == "random":
+                logger.warning(
+                    "datasets.%s (%s): frames are drawn at random per segment, so a cached entry only hits when "
+                    "the same frames recur; for cached training use vis_processor.train.name: video_eval",
+                    name,
+                    split,
+                )
             if hasattr(ds, "frame_sources"):
                 ds.frame_sources = True
                 enabled += 1

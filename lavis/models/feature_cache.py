@@ -39,6 +39,7 @@ from lavis.datasets.frame_sources import FrameSource
 logger = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when the stored layout or the meaning of a key changes
+LOG_EVERY = 1000  # samples between two INFO lines of hit / miss counts
 STORAGE_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 
@@ -161,8 +162,11 @@ class FrozenFeatureCache:
             for i, features in zip(missing, compute(missing), strict=True):
                 self.write(sources[i], weights, numerics, features)
                 found[i] = features.detach().to(STORAGE_DTYPES[self.dtype]).float()
+        before = self.stats.hits + self.stats.misses
         self.stats.misses += len(missing)
         self.stats.hits += len(sources) - len(missing)
+        if (before + len(sources)) // LOG_EVERY > before // LOG_EVERY:
+            logger.info("feature cache %s: %s", self.root, self.stats.as_dict())
         return [found[first[s]] for s in sources]  # type: ignore[misc]
 
     def disk_usage(self) -> tuple[int, int]:
