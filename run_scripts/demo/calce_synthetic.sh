@@ -17,7 +17,7 @@ import sys
 from lavis.common.config import load_config
 from lavis.datasets.builders.synthetic import SyntheticMRBuilder
 cfg = load_config('configs/demo/calce_synthetic_stage1.yaml', sys.argv[1:])
-print(SyntheticMRBuilder(cfg.datasets.synthetic_mr, 'synthetic_mr').folder('train'))" "${@:2}")
+print(SyntheticMRBuilder(cfg.datasets['synthetic_mr'], 'synthetic_mr').folder('train'))" "${@:2}")
 for split in train val test; do
   python -m lavis.datasets.prepare calce-merge --annotations "$ANN/$split.json" \
     --predictions "$OUT/stage1/result/${split}_eval_predictions.jsonl" --output "$OUT/stage2_ann/$split.json"
