@@ -408,8 +408,10 @@ class Blip2Base(BaseModel):
             pixels = pixels.unsqueeze(1)
         frame_mask = samples.get("frame_mask")
         frames = pixels[frame_mask.bool()] if frame_mask is not None else pixels.flatten(0, 1)
-        branches = list(self.branches) if self.cfg.feature_cache.level == "qformer" else ["main"]
-        for branch in branches:
+        if self.cfg.feature_cache.level == "vit":
+            self.frozen_vit_tokens(frames.to(self.device), list(sources))
+            return
+        for branch in self.branches:
             self.encode_images(frames.to(self.device), branch, sources=list(sources))
 
     # --- encoding --------------------------------------------------------------------------------
@@ -423,6 +425,13 @@ class Blip2Base(BaseModel):
             for i in range(0, images.shape[0], chunk):
                 outs.append(self.visual_encoder.forward_features(images[i : i + chunk].to(vit_dtype)))
         return torch.cat(outs, dim=0)
+
+    def frozen_vit_tokens(self, images: torch.Tensor, sources: list[Any] | None = None) -> torch.Tensor:
+        """:meth:`vit_features`, read from ``model.feature_cache`` (level ``vit``) when it is on and ``sources``
+        names each sample's frames (consecutive in ``images``); what a system with its own frame path calls."""
+        if self.feature_cache is None or sources is None or self.cfg.feature_cache.level != "vit":
+            return self.vit_features(images)
+        return self.cached(images, sources, "vit", "main", self.vit_features)
 
     def qformer_queries(
         self,
@@ -454,8 +463,7 @@ class Blip2Base(BaseModel):
         if self.feature_cache is not None and sources is not None:
             if self.cfg.feature_cache.level == "qformer":
                 return self.cached(images, sources, "qformer", branch, lambda x: self.encode_images(x, branch))
-            vit = self.cached(images, sources, "vit", branch, self.vit_features)
-            return self._chunked(vit, branch, text_ids, text_mask, lambda x: x)
+            return self._chunked(self.frozen_vit_tokens(images, sources), branch, text_ids, text_mask, lambda x: x)
         return self._chunked(images, branch, text_ids, text_mask, self.vit_features)
 
     def _chunked(

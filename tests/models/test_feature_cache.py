@@ -195,3 +195,40 @@ def test_frame_choice_alone_is_allowed_and_switches_samples_on():
     train, val = FakeDataset(random_frames), FakeDataset(eval_processor())
     assert enable_frame_sources({"qvh": {"train": train, "val": val}}) == 2
     assert train.frame_sources and val.frame_sources
+
+
+# --- a system with its own frame path: SeViLA (its Q-Formers train, so level vit only) ---------------
+
+
+def test_sevila_reads_vit_tokens_from_the_cache(tmp_path, video):
+    import warnings
+
+    from omegaconf import OmegaConf
+
+    from lavis.common.config import default_config_path, load_yaml, merge_with_schema
+    from lavis.models.sevila import SeViLA
+
+    def build(level: str) -> SeViLA:
+        preset = load_yaml(default_config_path("configs/models/sevila/tiny.yaml"))
+        cache = {"root": str(tmp_path / "features"), "level": level, "dtype": "fp32"}
+        overrides = OmegaConf.create({"freeze_vit": True, "feature_cache": cache})
+        cfg = merge_with_schema(SeViLA.Config, preset, overrides, path="model", source="test")
+        torch.manual_seed(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return SeViLA(OmegaConf.to_object(cfg))
+
+    with pytest.raises(ConfigError, match="not supported by"):
+        build("qformer")
+    model = build("vit").eval()
+    samples = model.dummy_inputs(batch_size=2, num_frames=3)  # sample 1 has 2 real frames
+    counts = samples["frame_mask"].sum(1).tolist()
+    proc = eval_processor()
+    sources = [FrameSource.of(video, list(range(10 * i, 10 * i + n)), proc) for i, n in enumerate(counts)]
+    with torch.no_grad():
+        plain = model(samples)["loss"]
+        first = model({**samples, "frame_source": sources})["loss"]
+        second = model({**samples, "frame_source": sources})["loss"]
+    assert model.feature_cache.stats.misses == 2 and model.feature_cache.stats.hits == 2
+    torch.testing.assert_close(first, plain, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(second, first, atol=0, rtol=0)
