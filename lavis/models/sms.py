@@ -46,7 +46,6 @@ class Blip2SMSConfig(Blip2MRConfig):
 @register_model("blip2_sms")
 class Blip2SMS(Blip2MR):
     Config = Blip2SMSConfig
-    FEATURE_CACHE_LEVELS = ()  # encodes frames its own way: model.feature_cache is not read
     PRETRAINED_MODEL_CONFIG_DICT = {
         "pretrain_flant5xl": "configs/models/blip2_sms/pretrain_flant5xl.yaml",
         "tiny": "configs/models/blip2_sms/tiny.yaml",
@@ -106,7 +105,7 @@ class Blip2SMS(Blip2MR):
         if frame_mask is None:
             frame_mask = torch.ones(video.shape[:2], dtype=torch.bool)
         frame_mask = frame_mask.bool()
-        queries = self.encode_images(video[frame_mask].to(self.device))
+        queries = self.encode_images(video[frame_mask].to(self.device), sources=samples.get("frame_source"))
         audio, audio_mask = self.audio_embeddings(samples)
         audio = audio[frame_mask.to(self.device)]
         if audio_mask is not None:

@@ -197,38 +197,60 @@ def test_frame_choice_alone_is_allowed_and_switches_samples_on():
     assert train.frame_sources and val.frame_sources
 
 
-# --- a system with its own frame path: SeViLA (its Q-Formers train, so level vit only) ---------------
+# --- every registered system: reads the cache if it claims to, refuses it otherwise --------------------
 
 
-def test_sevila_reads_vit_tokens_from_the_cache(tmp_path, video):
+def tiny_with_cache(arch: str, root: Path, level: str = "vit"):
     import warnings
 
     from omegaconf import OmegaConf
 
+    from lavis.common import registry
     from lavis.common.config import default_config_path, load_yaml, merge_with_schema
-    from lavis.models.sevila import SeViLA
 
-    def build(level: str) -> SeViLA:
-        preset = load_yaml(default_config_path("configs/models/sevila/tiny.yaml"))
-        cache = {"root": str(tmp_path / "features"), "level": level, "dtype": "fp32"}
-        overrides = OmegaConf.create({"freeze_vit": True, "feature_cache": cache})
-        cfg = merge_with_schema(SeViLA.Config, preset, overrides, path="model", source="test")
-        torch.manual_seed(0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return SeViLA(OmegaConf.to_object(cfg))
+    cls = registry.models.get(arch)
+    preset = load_yaml(default_config_path(cls.PRETRAINED_MODEL_CONFIG_DICT["tiny"]))
+    overrides = OmegaConf.create(
+        {"freeze_vit": True, "feature_cache": {"root": str(root), "level": level, "dtype": "fp32"}}
+    )
+    cfg = merge_with_schema(cls.Config, preset, overrides, path="model", source=arch)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(OmegaConf.to_object(cfg))
 
-    with pytest.raises(ConfigError, match="not supported by"):
-        build("qformer")
-    model = build("vit").eval()
+
+def registered_archs() -> list[str]:
+    from lavis.common import registry
+
+    return registry.list_models()
+
+
+@pytest.mark.parametrize("arch", registered_archs())
+def test_every_system_reads_the_cache_it_accepts(tmp_path, video, arch):
+    from lavis.common import registry
+
+    if "vit" not in registry.models.get(arch).FEATURE_CACHE_LEVELS:
+        with pytest.raises(ConfigError, match="not supported by"):
+            tiny_with_cache(arch, tmp_path / "features")
+        return
+    model = tiny_with_cache(arch, tmp_path / "features").eval()
     samples = model.dummy_inputs(batch_size=2, num_frames=3)  # sample 1 has 2 real frames
     counts = samples["frame_mask"].sum(1).tolist()
     proc = eval_processor()
-    sources = [FrameSource.of(video, list(range(10 * i, 10 * i + n)), proc) for i, n in enumerate(counts)]
+    sources = [
+        FrameSource.of(video, list(range(10 * i, 10 * i + int(n))), proc) for i, n in enumerate(counts)
+    ]
     with torch.no_grad():
         plain = model(samples)["loss"]
         first = model({**samples, "frame_source": sources})["loss"]
         second = model({**samples, "frame_source": sources})["loss"]
-    assert model.feature_cache.stats.misses == 2 and model.feature_cache.stats.hits == 2
+    stats = model.feature_cache.stats
+    assert stats.misses == 2 and stats.hits >= 2, f"{arch} does not read the cache it accepts: {stats}"
     torch.testing.assert_close(first, plain, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(second, first, atol=0, rtol=0)
+
+
+def test_sevila_refuses_the_qformer_level_its_qformers_train(tmp_path):
+    with pytest.raises(ConfigError, match="not supported by"):
+        tiny_with_cache("sevila", tmp_path, level="qformer")
