@@ -73,6 +73,48 @@ SMALL = {
 }
 
 
+REAL = {  # Mr. BLIP's published sizes (lavis/configs/models/blip2_mr/pretrain_flant5xl.yaml): the FLOP split
+    "vision": {"img_size": 224, "patch_size": 14, "width": 1408, "depth": 39, "mlp_ratio": 4.3637},
+    "qformer": {
+        "num_query_tokens": 32,
+        "hidden_size": 768,
+        "num_layers": 12,
+        "intermediate_size": 3072,
+        "cross_attention_freq": 2,
+    },
+    "llm": {
+        "arch": {
+            "d_model": 2048,
+            "d_kv": 64,
+            "d_ff": 5120,
+            "num_layers": 24,
+            "num_decoder_layers": 24,
+            "num_heads": 32,
+        }
+    },
+}
+
+
+def flop_split(cfg: dict, frames: int, text_tokens: int = 40, target_tokens: int = 20) -> dict[str, float]:
+    """Approximate FLOPs (2 per multiply-add) of one sample's train step: the frozen ViT forward; the Q-Former
+    forward plus the backward to ``ln_vision`` (~1x forward); T5 forward plus the backward to LoRA and
+    ``t5_proj`` (~1x forward: input gradients only, the base weights are frozen)."""
+    v, q, t = cfg["vision"], cfg["qformer"], cfg["llm"]["arch"]
+    n, w, mlp = (v["img_size"] // v["patch_size"]) ** 2 + 1, v["width"], int(v["width"] * v["mlp_ratio"])
+    vit = frames * v["depth"] * (2 * n * (4 * w * w + 2 * w * mlp) + 4 * n * n * w)
+    nq, h, inner = q["num_query_tokens"], q["hidden_size"], q["intermediate_size"]
+    cross_layers = -(-q["num_layers"] // q["cross_attention_freq"])
+    qf = q["num_layers"] * (2 * nq * (4 * h * h + 2 * h * inner) + 4 * nq * nq * h)
+    qf += cross_layers * (2 * (2 * nq * h * h + 2 * n * w * h) + 4 * nq * n * h)
+    d, a, ff = t["d_model"], t["d_kv"] * t["num_heads"], t["d_ff"]
+    enc, dec = frames * (nq + 3) + text_tokens, target_tokens  # queries + ~3 timestamp tokens per frame
+    llm = t["num_layers"] * (2 * enc * (4 * d * a + 3 * d * ff) + 4 * enc * enc * a)
+    llm += t["num_decoder_layers"] * (
+        2 * dec * (6 * d * a + 3 * d * ff) + 4 * enc * d * a + 4 * dec * enc * a
+    )
+    return {"vit": float(vit), "qformer": 2.0 * frames * qf, "llm": 2.0 * llm}
+
+
 def small_model(cache_root: Path, dtype: str) -> Blip2MR:
     overrides = OmegaConf.create(
         {**SMALL, "feature_cache": {"root": str(cache_root), "level": "vit", "dtype": dtype}}
@@ -130,39 +172,47 @@ def main() -> int:
         optimizer.zero_grad(set_to_none=True)
         return time.perf_counter() - start
 
-    model.fill_feature_cache(samples)  # warm cache
+    model.fill_feature_cache(samples)  # warm cache, as `python -m lavis.cache build` does
     frames = samples["video"].flatten(0, 1)
-    with torch.no_grad():
-        model.vit_features(frames)  # warm-up
-        vit_start = time.perf_counter()
-        model.vit_features(frames)
-        vit_time = time.perf_counter() - vit_start
 
-    step(uncached), step(samples)  # warm-up
+    def vit_alone() -> float:
+        start = time.perf_counter()
+        with torch.no_grad():
+            model.vit_features(frames)
+        return time.perf_counter() - start
+
+    step(uncached), step(samples), vit_alone()  # warm-up
     hits_before = model.feature_cache.stats.hits
-    plain, cached = [], []
-    for _ in range(args.steps):
+    plain, cached, vit = [], [], []
+    for _ in range(args.steps):  # interleaved: load from other processes hits both variants alike
         plain.append(step(uncached))
         cached.append(step(samples))
-    assert model.feature_cache.stats.hits - hits_before == args.steps * args.batch, (
-        "every cached step must hit"
-    )
-    plain_s, cached_s = statistics.median(plain), statistics.median(cached)
+        vit.append(vit_alone())
+    hits = model.feature_cache.stats.hits - hits_before
+    assert hits == args.steps * args.batch, f"every cached step must hit ({hits} hits)"
+    plain_s, cached_s, vit_s = (statistics.median(x) for x in (plain, cached, vit))
     entries, size = model.feature_cache.disk_usage()
-    per_frame = size / max(entries * args.frames, 1)
-    real_frame = 257 * 1408 * (4 if args.dtype == "fp32" else 2)
+    real_video = 60 * 257 * 1408 * (4 if args.dtype == "fp32" else 2)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     print(
         f"small Mr. BLIP, batch {args.batch} x {args.frames} frames, {trainable:,} trainable parameters, "
-        f"{torch.get_num_threads()} thread(s)"
+        f"{torch.get_num_threads()} thread(s), medians of {args.steps} interleaved steps"
     )
-    print(f"  frozen ViT forward alone: {vit_time:.3f} s = {vit_time / plain_s:.0%} of an uncached step")
-    print(f"  train step without cache: {plain_s:.3f} s (median of {args.steps})")
-    print(f"  train step with warm cache ({args.dtype}): {cached_s:.3f} s (median of {args.steps})")
+    for name, cfg, n in (
+        ("real Mr. BLIP, 60 frames", REAL, 60),
+        (f"small, {args.frames} frames", SMALL, args.frames),
+    ):
+        split = flop_split(cfg, n)
+        total = sum(split.values())
+        shares = ", ".join(f"{k} {v / total:.0%}" for k, v in split.items())
+        print(f"  FLOP split of a train step ({name}): {shares}; {total / 1e12:.3g} TFLOP per sample")
+    print(f"  measured: frozen ViT forward {vit_s:.3f} s = {vit_s / plain_s:.0%} of an uncached step")
+    print(f"  train step without cache:            {plain_s:.3f} s")
+    print(f"  train step with a warm cache ({args.dtype}):  {cached_s:.3f} s")
     print(f"  ratio without / with cache: {plain_s / cached_s:.2f}x")
     print(
-        f"  cache: {size / max(entries, 1) / 2**10:.0f} KiB per sample here; at the real ViT-g size "
-        f"{real_frame * 60 / 2**20:.0f} MiB per 60-frame video ({per_frame / 2**10:.1f} KiB per frame here)"
+        f"  cache: {size / max(entries, 1) / 2**10:.0f} KiB per {args.frames}-frame sample here; "
+        f"{real_video / 2**20:.0f} MiB per 60-frame video at the real ViT-g size"
     )
     return 0
 
