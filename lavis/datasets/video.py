@@ -5,6 +5,18 @@ takes a random frame inside each segment, evaluation takes each segment's midpoi
 (and trains LVU) with ``linspace`` instead: N evenly spaced indices from the first to the last frame,
 rounded. A frame's timestamp is ``index / average_fps`` in seconds. Frames are decoded directly at the
 model's square input size.
+
+Two readers give the same frames: ``pyav`` (the default, :mod:`lavis.datasets.decode`: seeks to the keyframe
+before each wanted frame, decodes forward only as far as needed and converts only the kept frames, about
+twice as fast) and ``decord`` (the reader LAVIS and Mr. BLIP use).
+
+``decode: keyframes`` is the opt-in fast mode (``pyav`` only): after sampling, each index is moved to the
+nearest keyframe inside the clip window and only keyframes are decoded. The returned ``indices`` are the
+keyframes' and ``timestamps`` are their true presentation times, so the model is told when the frames it
+sees were shown; but the frames are no longer at the segment midpoints (or random positions): with a GOP
+of ``g`` frames a frame can move by up to ``g / 2`` frames, neighbouring samples can land on the same
+keyframe (repeated frames), and training no longer sees every frame of a segment. ``segments`` stay the
+sampling segments.
 """
 
 from __future__ import annotations
@@ -123,6 +135,10 @@ def open_video(path: str | os.PathLike | InMemoryVideo, image_size: int | None =
     return reader
 
 
+READERS = ("pyav", "decord")
+DECODE_MODES = ("exact", "keyframes")
+
+
 def load_video_frames(
     path: str | os.PathLike | InMemoryVideo,
     num_frames: int,
@@ -130,8 +146,49 @@ def load_video_frames(
     sampling: str,
     rng: np.random.Generator | None = None,
     clip: tuple[float, float] | None = None,
+    reader: str = "pyav",
+    decode: str = "exact",
+    workers: int = 1,
 ) -> VideoFrames:
-    """Decode ``num_frames`` frames of ``path`` resized to ``image_size`` x ``image_size``."""
+    """Decode ``num_frames`` frames of ``path`` resized to ``image_size`` x ``image_size``.
+
+    ``reader``: ``pyav`` or ``decord`` (same frames); ``decode``: ``exact`` or ``keyframes`` (the fast mode,
+    see the module docstring); ``workers``: threads decoding parts of the video in parallel (``pyav``).
+    """
+    if reader not in READERS:
+        raise ValueError(f"unknown video reader {reader!r} (expected one of {', '.join(READERS)})")
+    if decode not in DECODE_MODES:
+        raise ValueError(f"unknown decode mode {decode!r} (expected one of {', '.join(DECODE_MODES)})")
+    if reader == "pyav":
+        return _load_with_pyav(path, num_frames, image_size, sampling, rng, clip, decode, workers)
+    if decode != "exact":
+        raise ValueError("decode: keyframes needs reader: pyav")
+    return _load_with_decord(path, num_frames, image_size, sampling, rng, clip)
+
+
+def _load_with_pyav(path, num_frames, image_size, sampling, rng, clip, decode, workers) -> VideoFrames:
+    from lavis.datasets.decode import PyAVVideo, ScalerMismatch
+
+    video = PyAVVideo(path, workers=workers)
+    vlen, fps = len(video), video.fps
+    start, end = clip_bounds(clip, fps, vlen)
+    indices = segment_indices(start, end, num_frames, sampling, rng)
+    segments = segment_bounds(start, end, num_frames)
+    size = None if image_size is None else (int(image_size), int(image_size))
+    if decode == "keyframes":
+        indices = video.nearest_keyframes(indices, start, end)
+        timestamps = [round(t, 2) for t in video.frame_times(indices)]
+    else:
+        timestamps = [round(i / fps, 2) for i in indices]
+    try:
+        frames = video.get_batch(indices, size, keyframes_only=decode == "keyframes")
+    except ScalerMismatch:  # a size where only decord's own libswscale gives decord's pixels
+        return VideoFrames(_decord_batch(path, indices, image_size), indices, timestamps, fps, vlen, segments)
+    frames_t = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))  # numpy's uint8 copy is faster
+    return VideoFrames(frames_t, indices, timestamps, fps, vlen, segments)
+
+
+def _load_with_decord(path, num_frames, image_size, sampling, rng, clip) -> VideoFrames:
     reader = open_video(path, image_size)
     vlen = len(reader)
     fps = float(reader.get_avg_fps())
@@ -140,6 +197,13 @@ def load_video_frames(
     start, end = clip_bounds(clip, fps, vlen)
     indices = segment_indices(start, end, num_frames, sampling, rng)
     segments = segment_bounds(start, end, num_frames)
+    timestamps = [round(i / fps, 2) for i in indices]
+    return VideoFrames(_decord_batch(path, indices, image_size, reader), indices, timestamps, fps, vlen, segments)
+
+
+def _decord_batch(path, indices: list[int], image_size: int | None, reader=None) -> torch.Tensor:
+    """Frames ``indices`` of ``path`` read by decord, as (T, C, H, W) uint8."""
+    reader = open_video(path, image_size) if reader is None else reader
     try:
         frames = reader.get_batch(indices).asnumpy()
     except Exception as err:
@@ -150,8 +214,7 @@ def load_video_frames(
     frames_t = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
     if image_size is not None and frames_t.shape[-2:] != (image_size, image_size):
         frames_t = resize_frames(frames_t, image_size)
-    timestamps = [round(i / fps, 2) for i in indices]
-    return VideoFrames(frames_t, indices, timestamps, fps, vlen, segments)
+    return frames_t
 
 
 def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:

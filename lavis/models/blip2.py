@@ -59,6 +59,11 @@ class Blip2Config:
     train_ln_vision: bool = True  # Mr. BLIP trains ln_vision (the original never froze it)
     vision_chunk_size: int = 0  # encode at most this many frames at once (0: all); bounds ViT memory
     grad_checkpointing: bool = False
+    # Which parts run.grad_checkpointing checkpoints (activations recomputed in the backward pass); the ViT only
+    # when it trains (freeze_vit: false)
+    checkpoint_vit: bool = True
+    checkpoint_qformer: bool = True
+    checkpoint_llm: bool = True
     max_txt_len: int = 200  # prompt tokens
     max_target_len: int = 200  # target tokens
     prompt: str = ""  # prepended to samples["text_input"]
@@ -303,11 +308,14 @@ class Blip2Base(BaseModel):
                     p.data = p.data.to(dtype)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        if not self.cfg.freeze_vit:
-            self.visual_encoder.set_grad_checkpointing(enable)
+        """Checkpoint the parts the config's ``checkpoint_vit`` / ``checkpoint_qformer`` / ``checkpoint_llm``
+        select (``enable=False`` turns every part off)."""
+        cfg = self.cfg
+        if not cfg.freeze_vit:
+            self.visual_encoder.set_grad_checkpointing(enable and cfg.checkpoint_vit)
         for branch in self.branches:
-            self.part("qformer", branch).grad_checkpointing = enable
-        if enable:
+            self.part("qformer", branch).grad_checkpointing = enable and cfg.checkpoint_qformer
+        if enable and cfg.checkpoint_llm:
             self.llm.model.gradient_checkpointing_enable()
         else:
             self.llm.model.gradient_checkpointing_disable()

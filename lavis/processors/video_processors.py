@@ -4,6 +4,18 @@ Training uses one RandomResizedCrop shared by all frames of a clip (so motion st
 frame sampling within segments; evaluation uses segment midpoints and no augmentation. Both normalise
 with the CLIP mean/std that BLIP-2's vision encoder was trained with. A path that is a directory is read as
 a folder of extracted frames (:mod:`lavis.datasets.frames`, MA-LMM's layout) with the same sampling.
+
+Decoding speed (``benchmarks/bench_decode.py``): the default ``reader: pyav`` gives decord's frames in about
+half the CPU time. Two opt-in fast modes trade where frames come from for speed:
+
+- ``decode: keyframes``: each sampled frame is moved to the nearest keyframe of the clip window, so a frame
+  can move by half a GOP (1 s for a 2 s GOP) and neighbouring samples can repeat a frame; the timestamps
+  are the keyframes' true presentation times;
+- frame folders: a ``video_root`` of frames pre-extracted at ``frame_fps`` (``video_ext: ""``): frames
+  are sampled on that grid and frame ``k`` is stamped ``k / frame_fps`` (MA-LMM's convention). ffmpeg's
+  ``fps`` filter fills slot ``k`` with the last source frame whose time rounds to it, so the frame's true
+  time is within half an extraction period (0.05 s at 10 fps) of its stamp. Per-frame audio needs the
+  video files.
 """
 
 from __future__ import annotations
@@ -18,9 +30,10 @@ import torch
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from lavis.common.config import one_of
 from lavis.common.registry import register_processor
 from lavis.datasets.frames import load_frame_folder
-from lavis.datasets.video import VideoFrames, load_video_frames
+from lavis.datasets.video import DECODE_MODES, READERS, VideoFrames, load_video_frames
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -36,6 +49,11 @@ class VideoProcessorConfig:
     max_scale: float = 1.0
     flip_prob: float = 0.0  # horizontal flip of the whole clip (training only; MA-LMM: 0.5)
     frame_fps: float = 10.0  # extraction rate of frame folders (<video>/frame%06d.jpg; MA-LMM: 10 fps)
+    reader: str = one_of("pyav", *READERS)  # same frames; pyav is about twice as fast (lavis.datasets.decode)
+    # keyframes: the fast mode, each sampled frame moved to the nearest keyframe (timestamps are the
+    # keyframes' true times; see lavis.datasets.video)
+    decode: str = one_of("exact", *DECODE_MODES)
+    decode_workers: int = 1  # threads decoding parts of one video in parallel (on top of DataLoader workers)
 
 
 class VideoProcessor:
@@ -52,11 +70,11 @@ class VideoProcessor:
         return cls(cfg)
 
     def load(self, path, rng: np.random.Generator, clip=None) -> VideoFrames:
+        cfg = self.cfg
         if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):  # a folder of extracted frames
-            return load_frame_folder(
-                path, self.cfg.n_frms, self.cfg.image_size, self.sampling, rng, clip, fps=self.cfg.frame_fps
-            )
-        return load_video_frames(path, self.cfg.n_frms, self.cfg.image_size, self.sampling, rng, clip)
+            return load_frame_folder(path, cfg.n_frms, cfg.image_size, self.sampling, rng, clip, fps=cfg.frame_fps)
+        return load_video_frames(path, cfg.n_frms, cfg.image_size, self.sampling, rng, clip, reader=cfg.reader,
+                                 decode=cfg.decode, workers=cfg.decode_workers)
 
     def transform(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         return self.normalize(frames)

@@ -104,6 +104,9 @@ CAUSAL_FIELDS = (
 UNCHECKED_FIELDS = ("dropout_rate", "tie_word_embeddings")
 
 
+ATTN_IMPLEMENTATIONS = ("sdpa", "eager")
+
+
 @dataclass
 class LLMConfig:
     kind: str = one_of("t5", *LLM_KINDS)
@@ -113,6 +116,9 @@ class LLMConfig:
     dense_act_fn: str = "gelu"  # t5 only: LAVIS/BLIP-2 run Flan-T5's gated FFN with exact GELU (HF: gelu_new)
     autocast: str = one_of("bf16", "off", "bf16", "fp16")  # compute dtype of the LLM on GPU (LAVIS: bf16 T5)
     precision: str = one_of("fp32", *PRECISIONS)  # weight dtype of the frozen base LLM on GPU
+    # transformers' attention kernel: sdpa (torch.nn.functional.scaled_dot_product_attention) or eager (the
+    # explicit softmax(QK^T)V, as the original code ran); same outputs within 1e-5 in fp32
+    attn_implementation: str = one_of("sdpa", *ATTN_IMPLEMENTATIONS)
 
 
 @dataclass
@@ -214,7 +220,8 @@ def build_hf_model(cfg: LLMConfig, vocab_size: int | None = None) -> nn.Module:
             config.dense_act_fn = cfg.dense_act_fn
         # fp32 base weights as in the original (LoRA branch); precision/autocast decide the GPU dtypes.
         model, info = model_cls.from_pretrained(
-            str(folder), config=config, local_files_only=True, dtype=torch.float32, output_loading_info=True
+            str(folder), config=config, local_files_only=True, dtype=torch.float32, output_loading_info=True,
+            attn_implementation=cfg.attn_implementation,
         )
         gaps = {k: v for k, v in info.items() if k != "error_msgs" and v}
         if gaps or info.get("error_msgs"):
@@ -230,9 +237,10 @@ def build_hf_model(cfg: LLMConfig, vocab_size: int | None = None) -> nn.Module:
         arch.setdefault("eos_token_id", 1)
         arch["dense_act_fn"] = cfg.dense_act_fn
     config = _config_class(cfg.kind, arch.get("model_type"))(**{k: v for k, v in arch.items() if k != "model_type"})
+    config._attn_implementation = cfg.attn_implementation
     if cfg.kind == "t5":
         return model_cls(config)
-    return model_cls.from_config(config)
+    return model_cls.from_config(config, attn_implementation=cfg.attn_implementation)
 
 
 def apply_lora(model: nn.Module, lora: LoraSettings, targets: list[str]) -> nn.Module:
