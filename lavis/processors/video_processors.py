@@ -89,7 +89,8 @@ class VideoProcessor:
     def pixel_signature(self) -> str:
         """What a frame's pixels depend on besides the video and the frame index (a frozen-feature cache key).
 
-        The frame-folder rate is part of it because it maps a frame index to an image file.
+        The frame-folder rate is part of it because it maps a frame index to an image file; the reader and the
+        decode mode because their resizing may differ (a changed setting only costs a recomputation).
         """
         parts = {
             "processor": type(self).__name__,
@@ -97,6 +98,8 @@ class VideoProcessor:
             "mean": [float(x) for x in self.cfg.mean],
             "std": [float(x) for x in self.cfg.std],
             "frame_fps": float(self.cfg.frame_fps),
+            "reader": str(self.cfg.reader),
+            "decode": str(self.cfg.decode),
         }
         return json.dumps(parts, sort_keys=True)
 

@@ -55,6 +55,7 @@ def test_key_changes_with_indices_preprocessing_and_video_mtime(tmp_path, video)
     )
     train = VideoTrainProcessor(VideoProcessorConfig(image_size=32, min_scale=1.0))
     assert cache.key(FrameSource.of(video, [0, 5, 9], train), "w" * 64, "{}") != key  # processor name
+    assert cache.key(FrameSource.of(video, [0, 5, 9], eval_processor(reader="decord")), "w" * 64, "{}") != key
     assert cache.key(base, "v" * 64, "{}") != key  # weights
     assert cache.key(base, "w" * 64, '{"autocast": "torch.bfloat16"}') != key  # numerics
     stat = video.stat()
