@@ -16,7 +16,9 @@ EVAL_AS_TRAIN = {"name": "video_eval", "n_frms": 4, "image_size": 32}  # the sam
 
 
 def experiment(tmp, out: str, cache: dict | None = None, **run) -> dict:
-    cfg = tiny_experiment(tmp, out=out, train=6, val=2, test=2, valid_splits=[], test_splits=[], **run)
+    cfg = tiny_experiment(
+        tmp, out=out, train=6, val=2, test=2, **{"valid_splits": [], "test_splits": [], **run}
+    )
     cfg["model"]["freeze_vit"] = True
     cfg["datasets"]["synthetic_mr"]["vis_processor"]["train"] = dict(EVAL_AS_TRAIN)
     if cache is not None:
@@ -96,3 +98,16 @@ def test_build_command_without_a_cache_is_a_clear_error(tmp_path):
     path = write_config(tmp_path / "cfg.yaml", experiment(tmp_path, "none"))
     proc = run_module("lavis.cache", "build", "--cfg-path", str(path))
     assert proc.returncode == 2 and "model.feature_cache is null" in proc.stderr
+
+
+def test_evaluation_reads_the_cache_the_build_filled(tmp_path, read_results):
+    from lavis.cache import build_cache
+    from lavis.runners.launch import run_evaluation
+
+    cache = {"root": str(tmp_path / "features"), "level": "vit", "dtype": "bf16"}
+    cfg = experiment(tmp_path, "eval", cache, evaluate=True, test_splits=["test"])
+    result = build_cache(config_from_dict(cfg), ["test"])
+    assert result["computed"] > 0 and result["entries"] == result["computed"]
+    read_results.clear()
+    run_evaluation(config_from_dict(cfg))
+    assert read_results and all(read_results)
