@@ -57,7 +57,11 @@ def build_cache(cfg: Config, splits: list[str] | None = None) -> dict[str, Any]:
     task, datasets, model = _build(cfg, splits)
     model.prepare_for_device(device)
     model.eval()
-    amp = AMP_DTYPES.get(run.amp) if not (run.amp == "fp16" and device.type != "cuda") else None
+    if run.amp == "fp16" and device.type != "cuda":
+        raise ConfigError(
+            "run.amp=fp16 needs a GPU; use bf16 or off on CPU (and train with the same setting)"
+        )
+    amp = AMP_DTYPES.get(run.amp)  # the autocast training runs the frozen part under: part of the cache key
     start = time.time()
     for name, by_split in datasets.items():
         for split in splits:
