@@ -74,6 +74,18 @@ def enable_frame_sources(datasets: dict[str, dict[str, Dataset]]) -> int:
     return enabled
 
 
+def check_processor_specs(datasets: dict[str, Any]) -> None:
+    """:func:`check_no_pixel_augmentation` for every processor of the config's ``datasets`` section, before
+    any dataset is built (``python -m lavis.check``)."""
+    from lavis.common.config import build_processor
+
+    for name, ds in datasets.items():
+        for which, spec in (ds.get("vis_processor") or {}).items():
+            if spec is not None:
+                processor = build_processor(spec, path=f"datasets.{name}.vis_processor.{which}")
+                check_no_pixel_augmentation(processor, name, which)
+
+
 def check_no_pixel_augmentation(processor: Any, dataset: str, split: str) -> None:
     """ConfigError naming the processor setting when ``processor`` changes pixels at random."""
     why = processor.pixel_augmentation() if hasattr(processor, "pixel_augmentation") else None

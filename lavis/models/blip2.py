@@ -224,7 +224,7 @@ class Blip2Base(BaseModel):
         self.apply_freezing()
         self.feature_cache: FrozenFeatureCache | None = None
         if cfg.feature_cache is not None:
-            self.check_feature_cache()
+            self.check_feature_cache(cfg)
             self.feature_cache = FrozenFeatureCache(Path(cfg.feature_cache.root), cfg.feature_cache.dtype)
         self._weights_hashes: dict[tuple[str, str], str] = {}
 
@@ -339,11 +339,13 @@ class Blip2Base(BaseModel):
 
     # --- frozen-feature cache ---------------------------------------------------------------------
 
-    def check_feature_cache(self) -> None:
-        """ConfigError unless what ``model.feature_cache.level`` stores is frozen in this configuration."""
-        cfg, level = self.cfg, self.cfg.feature_cache.level
-        if level not in self.FEATURE_CACHE_LEVELS:
-            supported = ", ".join(self.FEATURE_CACHE_LEVELS) or "none"
+    @classmethod
+    def check_feature_cache(cls, cfg: Blip2Config) -> None:
+        """ConfigError unless what ``model.feature_cache.level`` stores is frozen in this configuration
+        (a classmethod: ``python -m lavis.check`` calls it without building the model)."""
+        level = cfg.feature_cache.level
+        if level not in cls.FEATURE_CACHE_LEVELS:
+            supported = ", ".join(cls.FEATURE_CACHE_LEVELS) or "none"
             raise ConfigError(
                 f"model.feature_cache.level {level!r} is not supported by {cfg.arch} (supported: {supported}); "
                 "set model.feature_cache: null"

@@ -111,3 +111,18 @@ def test_evaluation_reads_the_cache_the_build_filled(tmp_path, read_results):
     read_results.clear()
     run_evaluation(config_from_dict(cfg))
     assert read_results and all(read_results)
+
+
+def test_lavis_check_reports_what_the_cache_refuses_before_anything_is_built(tmp_path, capsys):
+    from lavis.check import main as check
+
+    cache = {"root": str(tmp_path / "features")}
+    cfg = experiment(tmp_path, "check", cache)
+    assert check(["--cfg-path", str(write_config(tmp_path / "ok.yaml", cfg))]) == 0
+    crop = {"name": "video_train", "n_frms": 4, "image_size": 32, "min_scale": 0.5}
+    cfg["datasets"]["synthetic_mr"]["vis_processor"]["train"] = crop
+    assert check(["--cfg-path", str(write_config(tmp_path / "crop.yaml", cfg))]) == 2
+    assert "vis_processor.train.min_scale: 1.0" in capsys.readouterr().err
+    cfg = experiment(tmp_path, "check", {**cache, "level": "qformer"})
+    assert check(["--cfg-path", str(write_config(tmp_path / "qformer.yaml", cfg))]) == 2
+    assert "train_ln_vision is true" in capsys.readouterr().err
