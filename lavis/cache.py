@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--splits", nargs="+", default=None, help="default: the run's train, valid and test splits"
     )
     build.add_argument(
-        "--options", nargs="+", default=[], help="overrides, e.g. model.feature_cache.dtype=fp16"
+        "--options", nargs="+", default=[], help="overrides, e.g. model.feature_cache.dtype=fp16 (as for training)"
     )
     return parser.parse_args(argv)
 

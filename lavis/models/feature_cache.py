@@ -9,12 +9,13 @@ stores it once per sample's frame set, at one of two levels:
   Q-Former and its queries are all frozen, without Q-Former dropout and without instruction text).
 
 The key is a digest of everything the features depend on: the frozen weights' hash (with their dtype and
-the encoder settings), the level and Q-Former branch, the numerics the model runs them in (autocast dtype),
-the video identity (resolved path, size, mtime), the frame indices and the image preprocessing
-(:class:`~lavis.datasets.frame_sources.FrameSource`). Files live under ``root/<weights hash[:16]>/``: new
-weights miss, and the features of old weights can be deleted as one folder. One safetensors file per entry
-(the frames of one sample), written atomically (temporary file + rename), so concurrent workers or ranks may
-write the same entry; an unreadable or mismatching entry is recomputed and overwritten.
+the encoder settings; for ``qformer`` also the branch's ``ln_vision``, Q-Former and queries), the level, the
+numerics the model runs them in (autocast dtype), the video identity (resolved path, size, mtime), the frame
+indices and the image preprocessing (:class:`~lavis.datasets.frame_sources.FrameSource`). Files live under
+``root/<weights hash[:16]>/``: new weights miss, and the features of old weights can be deleted as one
+folder. One safetensors file per entry (the frames of one sample), written atomically (temporary file +
+rename), so concurrent workers or ranks may write the same entry; an unreadable or mismatching entry is
+recomputed and overwritten.
 
 Features are always returned as stored (rounded to the storage dtype, then float32), whether they were
 just computed or read: a sample's numbers do not depend on whether it hit.
@@ -52,7 +53,7 @@ class FeatureCacheConfig:
     with the evaluation processor (``video_eval``) to read the cache every epoch after the first.
     """
 
-    root: str = "???"  # folder of the cache, e.g. ${paths.cache_root}/features
+    root: str = "${paths.cache_root}/features"  # folder of the cache
     level: str = one_of("vit", "vit", "qformer")  # qformer: needs ln_vision and the Q-Former frozen
     dtype: str = one_of("bf16", "bf16", "fp16", "fp32")  # storage dtype (fp32: exact, twice the disk of bf16)
 
