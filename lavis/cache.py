@@ -41,7 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--splits", nargs="+", default=None, help="default: the run's train, valid and test splits"
     )
     build.add_argument(
-        "--options", nargs="+", default=[], help="overrides, e.g. model.feature_cache.dtype=fp16 (as for training)"
+        "--options",
+        nargs="+",
+        default=[],
+        help="overrides, e.g. model.feature_cache.dtype=fp16 (as for training)",
     )
     return parser.parse_args(argv)
 
@@ -53,14 +56,14 @@ def build_cache(cfg: Config, splits: list[str] | None = None) -> dict[str, Any]:
     run = cfg.run
     splits = splits or list(dict.fromkeys([*run.train_splits, *run.valid_splits, *run.test_splits]))
     device = dist.init_distributed(run.device, run.dist_backend, run.dist_timeout_minutes)
-    set_seed(run.seed)
-    task, datasets, model = _build(cfg, splits)
-    model.prepare_for_device(device)
-    model.eval()
     if run.amp == "fp16" and device.type != "cuda":
         raise ConfigError(
             "run.amp=fp16 needs a GPU; use bf16 or off on CPU (and train with the same setting)"
         )
+    set_seed(run.seed)  # as training does before building: a randomly initialised part hashes the same
+    task, datasets, model = _build(cfg, splits)
+    model.prepare_for_device(device)
+    model.eval()
     amp = AMP_DTYPES.get(run.amp)  # the autocast training runs the frozen part under: part of the cache key
     start = time.time()
     for name, by_split in datasets.items():
@@ -73,9 +76,8 @@ def build_cache(cfg: Config, splits: list[str] | None = None) -> dict[str, Any]:
                 continue
             if hasattr(ds, "set_epoch"):
                 ds.set_epoch(0)  # random frame choice (if any) as in the first training epoch
-            sampler = ShardSampler(
-                len(ds), dist.get_world_size(), dist.get_rank()
-            )  # torchrun: ranks share the work
+            # under torchrun the ranks share the work
+            sampler = ShardSampler(len(ds), dist.get_world_size(), dist.get_rank())
             loader = DataLoader(
                 ds,
                 batch_size=run.batch_size_eval,

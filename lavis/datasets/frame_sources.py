@@ -21,6 +21,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from lavis.common.config import build_processor
 from lavis.common.errors import ConfigError
 from lavis.datasets.audio_cache import _video_identity as video_identity
 from lavis.datasets.video import InMemoryVideo
@@ -77,8 +78,6 @@ def enable_frame_sources(datasets: dict[str, dict[str, Dataset]]) -> int:
 def check_processor_specs(datasets: dict[str, Any]) -> None:
     """:func:`check_no_pixel_augmentation` for every processor of the config's ``datasets`` section, before
     any dataset is built (``python -m lavis.check``)."""
-    from lavis.common.config import build_processor
-
     for name, ds in datasets.items():
         for which, spec in (ds.get("vis_processor") or {}).items():
             if spec is not None:
