@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 
+from omegaconf import OmegaConf
+
 from lavis.common import registry
 from lavis.common.config import load_config
+from lavis.datasets.frame_sources import check_processor_specs
 from lavis.runners.launch import cli_main
 
 
@@ -36,6 +39,9 @@ def main(argv: list[str] | None = None) -> None:
             [*run.test_splits] if run.evaluate else [*run.train_splits, *run.valid_splits, *run.test_splits]
         )
     )
+    if cfg.model.get("feature_cache") is not None:  # what the loader and the model would refuse, now
+        registry.models.get(cfg.model.arch).check_feature_cache(OmegaConf.to_object(cfg.model))
+        check_processor_specs(cfg.datasets)
     task = registry.tasks.get(run.task).setup_task(cfg)
     for builder in task.builders(cfg).values():
         builder.check_paths(splits)

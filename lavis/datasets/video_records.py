@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from lavis.common.errors import DataError
 from lavis.datasets.audio import AudioClipConfig, AudioSource, frame_intervals, load_frame_audio
 from lavis.datasets.collate import collate_samples
+from lavis.datasets.frame_sources import FrameSource
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class VideoRecordDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.audio = audio  # set: every frame also gets its audio clip (SMS): ``audio``, ``audio_mask``
+        # set (by enable_frame_sources, when model.feature_cache is on): samples carry ``frame_source``
+        self.frame_sources = False
         self.records = self._drop_or_report_missing_videos(self.records)
 
     def _drop_or_report_missing_videos(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,6 +127,8 @@ class VideoRecordDataset(Dataset):
             "vid": rec["video"],
             "index": index,
         }
+        if self.frame_sources:
+            sample["frame_source"] = FrameSource.of(self.video_path(rec), frames.indices, self.processor)
         if audio is not None:
             sample["audio"], sample["audio_mask"] = audio.clips, audio.mask
         elif self.audio is not None:

@@ -15,7 +15,10 @@ Module names are LAVIS': ``visual_encoder``, ``ln_vision``, ``Qformer``, ``query
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -23,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from lavis.common.config import GenerationConfig
-from lavis.common.errors import CheckpointError
+from lavis.common.errors import CheckpointError, ConfigError
 from lavis.models.base import BaseModel
 from lavis.models.checkpoints import KeyRules
 from lavis.models.components.llm import (
@@ -39,6 +42,7 @@ from lavis.models.components.qformer import QFORMER_POSITION_IDS, QFORMER_TEXT_K
 from lavis.models.components.tokenizer import add_qformer_bos, load_tokenizer
 from lavis.models.components.vision import EVA_VIT, FP32LayerNorm, VisionConfig, build_vision_encoder
 from lavis.models.components.vision import PRECISIONS as VISION_PRECISIONS
+from lavis.models.feature_cache import FeatureCacheConfig, FrozenFeatureCache, weights_hash
 
 
 @dataclass
@@ -68,6 +72,8 @@ class Blip2Config:
     pretrained: str | None = None  # e.g. blip2_pretrained_flant5xl.pth (Q-Former, query tokens, ln_vision, proj)
     finetuned: str | None = None  # a fine-tuned checkpoint (trainable tensors only)
     allow_partial_load: bool = False  # load checkpoints with unexplained missing/unexpected keys (reported)
+    # frozen-feature cache on disk (lavis/models/feature_cache.py); null: off. Refuses pixel augmentation.
+    feature_cache: FeatureCacheConfig | None = None
 
 
 # --- checkpoint rules ------------------------------------------------------------------------------
@@ -185,6 +191,9 @@ class Blip2Base(BaseModel):
     Config = Blip2Config
     QFORMERS: ClassVar[dict[str, str]] = {"main": ""}
     PROMPT_TRUNCATION: ClassVar[str] = "right"  # InstructBLIP keeps the end of long instructions: "left"
+    # Systems whose frame encoding goes through encode_images(..., sources) read model.feature_cache; a system
+    # that encodes frames its own way sets () and the config refuses the cache.
+    FEATURE_CACHE_LEVELS: ClassVar[tuple[str, ...]] = ("vit", "qformer")
 
     def __init__(self, cfg: Blip2Config, tokenizer: Any | None = None, qformer_tokenizer: Any | None = None) -> None:
         super().__init__()
@@ -213,6 +222,11 @@ class Blip2Base(BaseModel):
         self.llm.wrap_lora(cfg.lora)
         setattr(self, self.llm.module_name, self.llm.model)
         self.apply_freezing()
+        self.feature_cache: FrozenFeatureCache | None = None
+        if cfg.feature_cache is not None:
+            self.check_feature_cache(cfg)
+            self.feature_cache = FrozenFeatureCache(Path(cfg.feature_cache.root), cfg.feature_cache.dtype)
+        self._weights_hashes: dict[tuple[str, str], str] = {}
 
     @classmethod
     def from_config(cls, cfg: DictConfig | Blip2Config) -> Blip2Base:
@@ -332,6 +346,93 @@ class Blip2Base(BaseModel):
             patterns.append(rf"^{llm}\.")
         return patterns
 
+    # --- frozen-feature cache ---------------------------------------------------------------------
+
+    @classmethod
+    def check_feature_cache(cls, cfg: Blip2Config) -> None:
+        """ConfigError unless what ``model.feature_cache.level`` stores is frozen in this configuration
+        (a classmethod: ``python -m lavis.check`` calls it without building the model)."""
+        level = cfg.feature_cache.level
+        if level not in cls.FEATURE_CACHE_LEVELS:
+            supported = ", ".join(cls.FEATURE_CACHE_LEVELS) or "none"
+            raise ConfigError(
+                f"model.feature_cache.level {level!r} is not supported by {cfg.arch} (supported: {supported}); "
+                "set model.feature_cache: null"
+            )
+        if not cfg.freeze_vit:
+            raise ConfigError("model.feature_cache needs a frozen ViT: set model.freeze_vit: true or turn the cache off")
+        if level == "qformer":
+            problems = []
+            if cfg.train_ln_vision:
+                problems.append("model.train_ln_vision is true (set it false, or use level: vit)")
+            if not cfg.freeze_qformer:
+                problems.append("model.freeze_qformer is false")
+            if cfg.qformer.train_dropout:
+                problems.append("model.qformer.train_dropout is true (outputs are random in training)")
+            if cfg.qformer.use_text_input:
+                problems.append("the Q-Former reads instruction text (its outputs depend on the prompt)")
+            if problems:
+                raise ConfigError(
+                    "model.feature_cache.level 'qformer' stores Q-Former outputs, which must not change in "
+                    f"training: {'; '.join(problems)}. Use level: vit to cache only the frozen ViT."
+                )
+
+    def frozen_weights_hash(self, level: str, branch: str = "main") -> str:
+        """Digest of the weights a cache level depends on (computed once: they are frozen)."""
+        if (level, branch) not in self._weights_hashes:
+            tensors = [(f"visual_encoder.{k}", v) for k, v in self.visual_encoder.state_dict().items()]
+            settings: dict[str, Any] = {"vision": dataclasses.asdict(self.cfg.vision), "level": level}
+            if level == "qformer":
+                for kind in ("ln_vision", "qformer"):
+                    tensors += [(f"{kind}.{k}", v) for k, v in self.part(kind, branch).state_dict().items()]
+                tensors.append(("query_tokens", self.part("query_tokens", branch)))
+                settings["qformer"] = dataclasses.asdict(self.cfg.qformer)
+            self._weights_hashes[(level, branch)] = weights_hash(tensors, settings)
+        return self._weights_hashes[(level, branch)]
+
+    def frozen_numerics(self) -> str:
+        """How the frozen part runs besides its weights (autocast); a subclass adds its own precision rules."""
+        device = self.device.type
+        autocast = str(torch.get_autocast_dtype(device)) if torch.is_autocast_enabled(device) else "off"
+        return json.dumps({"autocast": autocast})
+
+    def cached(
+        self, images: torch.Tensor, sources: list[Any], level: str, branch: str,
+        compute: Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """``compute(images)`` through the feature cache; ``sources[i]`` names sample i's frames (in order)."""
+        counts = [len(s.indices) for s in sources]
+        if sum(counts) != images.shape[0]:
+            raise RuntimeError(f"{images.shape[0]} frames but the samples' frame sources list {sum(counts)}")
+        per_sample = images.split(counts)
+
+        def compute_missing(positions: list[int]) -> list[torch.Tensor]:
+            out = compute(torch.cat([per_sample[i] for i in positions]))
+            return list(out.split([counts[i] for i in positions]))
+
+        weights = self.frozen_weights_hash(level, branch)
+        feats = self.feature_cache.fetch(sources, weights, self.frozen_numerics(), compute_missing)
+        return torch.cat([f.to(images.device) for f in feats])
+
+    @torch.no_grad()
+    def fill_feature_cache(self, samples: dict[str, Any]) -> None:
+        """Store the frozen features of a batch's frames, through the path training reads them by."""
+        if self.feature_cache is None:
+            raise ConfigError("model.feature_cache is null: there is no cache to fill")
+        sources = samples.get("frame_source")
+        if sources is None:
+            raise ConfigError("the batch carries no frame_source: its dataset cannot key the feature cache")
+        pixels = samples["image"] if "image" in samples else samples["video"]
+        if pixels.dim() == 4:
+            pixels = pixels.unsqueeze(1)
+        frame_mask = samples.get("frame_mask")
+        frames = pixels[frame_mask.bool()] if frame_mask is not None else pixels.flatten(0, 1)
+        if self.cfg.feature_cache.level == "vit":
+            self.frozen_vit_tokens(frames.to(self.device), list(sources))
+            return
+        for branch in self.branches:
+            self.encode_images(frames.to(self.device), branch, sources=list(sources))
+
     # --- encoding --------------------------------------------------------------------------------
 
     def vit_features(self, images: torch.Tensor) -> torch.Tensor:
@@ -343,6 +444,13 @@ class Blip2Base(BaseModel):
             for i in range(0, images.shape[0], chunk):
                 outs.append(self.visual_encoder.forward_features(images[i : i + chunk].to(vit_dtype)))
         return torch.cat(outs, dim=0)
+
+    def frozen_vit_tokens(self, images: torch.Tensor, sources: list[Any] | None = None) -> torch.Tensor:
+        """:meth:`vit_features`, read from ``model.feature_cache`` (level ``vit``) when it is on and ``sources``
+        names each sample's frames (consecutive in ``images``); what a system with its own frame path calls."""
+        if self.feature_cache is None or sources is None or self.cfg.feature_cache.level != "vit":
+            return self.vit_features(images)
+        return self.cached(images, sources, "vit", "main", self.vit_features)
 
     def qformer_queries(
         self,
@@ -364,27 +472,47 @@ class Blip2Base(BaseModel):
         branch: str = "main",
         text_ids: torch.Tensor | None = None,
         text_mask: torch.Tensor | None = None,
+        sources: list[Any] | None = None,
     ) -> torch.Tensor:
-        """(N, C, H, W) → Q-Former query outputs (N, num_query_tokens, qformer_hidden)."""
-        chunk = self.cfg.vision_chunk_size or images.shape[0]
+        """(N, C, H, W) → Q-Former query outputs (N, num_query_tokens, qformer_hidden).
+
+        ``sources`` (one :class:`~lavis.datasets.frame_sources.FrameSource` per sample, whose frames are
+        consecutive in ``images``) routes the frozen part through ``model.feature_cache`` when it is on.
+        """
+        if self.feature_cache is not None and sources is not None:
+            if self.cfg.feature_cache.level == "qformer":
+                return self.cached(images, sources, "qformer", branch, lambda x: self.encode_images(x, branch))
+            return self._chunked(self.frozen_vit_tokens(images, sources), branch, text_ids, text_mask, lambda x: x)
+        return self._chunked(images, branch, text_ids, text_mask, self.vit_features)
+
+    def _chunked(
+        self, inputs: torch.Tensor, branch: str, text_ids: torch.Tensor | None, text_mask: torch.Tensor | None,
+        to_vit: Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        chunk = self.cfg.vision_chunk_size or inputs.shape[0]
         outs = []
-        for i in range(0, images.shape[0], chunk):
+        for i in range(0, inputs.shape[0], chunk):
             ids = text_ids[i : i + chunk] if text_ids is not None else None
             mask = text_mask[i : i + chunk] if text_mask is not None else None
-            outs.append(self.qformer_queries(self.vit_features(images[i : i + chunk]), branch, ids, mask))
+            outs.append(self.qformer_queries(to_vit(inputs[i : i + chunk]), branch, ids, mask))
         return torch.cat(outs, dim=0)
 
     def visual_embeddings(
-        self, images: torch.Tensor, branch: str = "main", instructions: list[str] | None = None
+        self,
+        images: torch.Tensor,
+        branch: str = "main",
+        instructions: list[str] | None = None,
+        sources: list[Any] | None = None,
     ) -> torch.Tensor:
         """(N, C, H, W) → projected query embeddings (N, num_query_tokens, llm_hidden).
 
-        ``instructions`` (one per image) feed an instruction-aware Q-Former (InstructBLIP).
+        ``instructions`` (one per image) feed an instruction-aware Q-Former (InstructBLIP); ``sources``: see
+        :meth:`encode_images`.
         """
         ids = mask = None
         if instructions is not None and self.cfg.qformer.use_text_input:
             ids, mask = self.qformer_text(instructions)
-        return self.part("proj", branch)(self.encode_images(images.to(self.device), branch, ids, mask))
+        return self.part("proj", branch)(self.encode_images(images.to(self.device), branch, ids, mask, sources))
 
     def qformer_text(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Instruction ids for the Q-Former: BERT WordPiece, ``[CLS] ... [SEP]``, long ones cut on the left."""
@@ -426,7 +554,7 @@ class Blip2Base(BaseModel):
         per_frame = None
         if instructions is not None:
             per_frame = [text for text, n in zip(instructions, frame_mask.sum(1).tolist()) for _ in range(int(n))]
-        real = self.visual_embeddings(pixels[frame_mask], branch, per_frame)
+        real = self.visual_embeddings(pixels[frame_mask], branch, per_frame, samples.get("frame_source"))
         nq = real.shape[1]
         out = real.new_zeros(b, t, nq, real.shape[-1])
         out[frame_mask.to(out.device)] = real

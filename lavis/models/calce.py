@@ -57,6 +57,7 @@ class CalceStage1Config(Blip2MRConfig):
 @register_model("blip2_calce_stage1")
 class CalceStage1(Blip2MR):
     Config = CalceStage1Config
+    FEATURE_CACHE_LEVELS = ("vit",)  # its frame path reads ViT tokens (frozen_vit_tokens), then its own Q-Former use
     PRETRAINED_MODEL_CONFIG_DICT = {
         "pretrain_flant5xl": "configs/models/blip2_calce_stage1/pretrain_flant5xl.yaml",
         "tiny": "configs/models/blip2_calce_stage1/tiny.yaml",
@@ -186,7 +187,7 @@ class CalceStage1(Blip2MR):
         frame_mask = samples.get("frame_mask")
         counts = frame_mask.sum(1).tolist() if frame_mask is not None else [video.shape[1]] * video.shape[0]
         frames = video[frame_mask] if frame_mask is not None else video.flatten(0, 1)
-        vit = self.vit_features(frames.to(self.device))
+        vit = self.frozen_vit_tokens(frames.to(self.device), samples.get("frame_source"))
         with torch.no_grad():
             features = self.part("ln_vision")(vit.float()).mean(dim=1)
         queries = self.qformer_queries(vit)
@@ -309,7 +310,7 @@ class CalceStage2(CalceStage1):
         frame_mask = samples.get("frame_mask")
         counts = frame_mask.sum(1).tolist() if frame_mask is not None else [video.shape[1]] * video.shape[0]
         frames = video[frame_mask] if frame_mask is not None else video.flatten(0, 1)
-        queries = self.qformer_queries(self.vit_features(frames.to(self.device)))
+        queries = self.qformer_queries(self.frozen_vit_tokens(frames.to(self.device), samples.get("frame_source")))
         features = torch.nn.functional.normalize(queries.detach().float(), dim=-1).flatten(1)
         speech = samples.get("subtitle_durations") or [[] for _ in counts]
         windows = self.stage1_windows(samples)

@@ -81,6 +81,7 @@ class MALMMConfig(Blip2InstructConfig):
 
 class MALMM(Blip2Instruct):
     """The memory-bank video path over any InstructBLIP body (the LLM kind comes from the preset)."""
+    FEATURE_CACHE_LEVELS = ()  # frames go through the ViT step by step with the memory bank: not cached
 
     def __init__(self, cfg: MALMMConfig, *args: Any, **kwargs: Any) -> None:
         if cfg.memory_bank_length < 0:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,15 @@ class Blip2MR(Blip2T5):
     def checkpoint_rules(self) -> list[KeyRules]:
         return [MR_BLIP if r is FINETUNED else r for r in super().checkpoint_rules()]
 
+    def fill_feature_cache(self, samples: dict[str, Any]) -> None:
+        with self._autocast("qformer"):  # as encoder_inputs runs frame_embeddings
+            super().fill_feature_cache(samples)
+
+    def frozen_numerics(self) -> str:
+        # reproduction mode runs the ViT under its own fp16 autocast on a GPU
+        reproducing = self.reproducing and self.device.type == "cuda"
+        return json.dumps({"base": super().frozen_numerics(), "reproduce_original": reproducing})
+
     def _setup_prompt_tokens(self) -> None:
         tok = self.tokenizer
         self.bare_space_id = tok.convert_tokens_to_ids("▁")
@@ -196,7 +206,9 @@ class Blip2MR(Blip2T5):
         video = samples["video"]
         frame_mask = samples.get("frame_mask")
         frames = video[frame_mask] if frame_mask is not None else video.flatten(0, 1)
-        embeds = self.visual_embeddings(frames, instructions=self.frame_instructions(samples))
+        embeds = self.visual_embeddings(
+            frames, instructions=self.frame_instructions(samples), sources=samples.get("frame_source")
+        )
         if self.cfg.frame_token_aggregation == "mean":
             embeds = embeds.mean(dim=1, keepdim=True)
         return embeds

@@ -287,6 +287,7 @@ class SeViLAConfig(Blip2T5Config):
 class SeViLA(Blip2T5):
     Config = SeViLAConfig
     QFORMERS: ClassVar[dict[str, str]] = {"answerer": "", "localizer": "_loc"}
+    FEATURE_CACHE_LEVELS: ClassVar[tuple[str, ...]] = ("vit",)  # its Q-Formers train
     inference_tasks = ("multiple_choice_qa",)  # lavis.inference: video + question + options -> the option
     PRETRAINED_MODEL_CONFIG_DICT = {
         "flant5xl": "configs/models/sevila/flant5xl.yaml",
@@ -448,7 +449,7 @@ class SeViLA(Blip2T5):
             if mask is not None
             else torch.ones(b, t, dtype=torch.bool, device=self.device)
         )
-        real = self.vit_features(video[mask])
+        real = self.frozen_vit_tokens(video[mask], samples.get("frame_source"))
         out = real.new_zeros(b, t, *real.shape[1:])
         out[mask] = real
         return out, mask

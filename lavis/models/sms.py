@@ -105,7 +105,7 @@ class Blip2SMS(Blip2MR):
         if frame_mask is None:
             frame_mask = torch.ones(video.shape[:2], dtype=torch.bool)
         frame_mask = frame_mask.bool()
-        queries = self.encode_images(video[frame_mask].to(self.device))
+        queries = self.encode_images(video[frame_mask].to(self.device), sources=samples.get("frame_source"))
         audio, audio_mask = self.audio_embeddings(samples)
         audio = audio[frame_mask.to(self.device)]
         if audio_mask is not None:

@@ -20,6 +20,7 @@ half the CPU time. Two opt-in fast modes trade where frames come from for speed:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -85,6 +86,30 @@ class VideoProcessor:
         video = self.load(path, rng, clip)
         return self.transform(video.frames, rng), video
 
+    def pixel_signature(self) -> str:
+        """What a frame's pixels depend on besides the video and the frame index (a frozen-feature cache key).
+
+        The frame-folder rate is part of it because it maps a frame index to an image file; the reader and the
+        decode mode because their resizing may differ (a changed setting only costs a recomputation).
+        """
+        parts = {
+            "processor": type(self).__name__,
+            "image_size": int(self.cfg.image_size),
+            "mean": [float(x) for x in self.cfg.mean],
+            "std": [float(x) for x in self.cfg.std],
+            "frame_fps": float(self.cfg.frame_fps),
+            "reader": str(self.cfg.reader),
+            "decode": str(self.cfg.decode),
+        }
+        return json.dumps(parts, sort_keys=True)
+
+    def pixel_augmentation(self) -> str | None:
+        """The setting that makes a frame's pixels random (None: pixels depend only on video and index).
+
+        Cached frozen features would freeze one draw of such an augmentation, so the cache refuses it.
+        """
+        return None
+
 
 @register_processor("video_eval")
 class VideoEvalProcessor(VideoProcessor):
@@ -103,6 +128,14 @@ class VideoTrainProcessor(VideoProcessor):
         if self.cfg.flip_prob > 0 and rng.uniform() < self.cfg.flip_prob:
             frames = TF.hflip(frames)
         return self.normalize(frames)
+
+    def pixel_augmentation(self) -> str | None:
+        # Frames are decoded square at image_size, so a crop of scale 1 is the whole frame: pixels unchanged.
+        if self.cfg.min_scale < 1.0 or self.cfg.max_scale < 1.0:
+            return f"min_scale={self.cfg.min_scale}, max_scale={self.cfg.max_scale} (RandomResizedCrop; 1.0 keeps the whole frame)"
+        if self.cfg.flip_prob > 0:
+            return f"flip_prob={self.cfg.flip_prob} (random horizontal flip)"
+        return None
 
 
 def random_resized_crop_params(

@@ -15,6 +15,7 @@ from lavis.common.config import Config
 from lavis.common.errors import ConfigError, LavisError
 from lavis.common.io import atomic_open
 from lavis.common.logger import progress_bar_open, setup_logging
+from lavis.datasets.frame_sources import enable_frame_sources
 from lavis.runners.runner_base import set_seed
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ def _build(cfg: Config, splits: list[str]):
         task.prepare_datasets(cfg)
     dist.barrier()
     datasets = task.build_datasets(cfg, splits)
+    if cfg.model.get("feature_cache") is not None:
+        enable_frame_sources(datasets)  # refuses pixel augmentation before the model is built
     model = task.build_model(cfg)
     return task, datasets, model
 
