@@ -61,6 +61,10 @@ class BaseModel(nn.Module):
         """Submodules that FSDP shards as groups of their own (transformer blocks); the rest is the root group."""
         return []
 
+    def fsdp_ignored_parameters(self) -> set[nn.Parameter]:
+        """Parameters FSDP leaves whole on every rank (frozen parts a rank may skip, e.g. on a cache hit)."""
+        return set()
+
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 

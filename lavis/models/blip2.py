@@ -321,13 +321,29 @@ class Blip2Base(BaseModel):
             self.llm.model.gradient_checkpointing_disable()
 
     def fsdp_units(self) -> list[nn.Module]:
-        """Every ViT block, Q-Former layer and LLM block (transformers' ``_no_split_modules``: T5Block, ...)."""
+        """Every ViT block, Q-Former layer and LLM block (transformers' ``_no_split_modules``: T5Block, ...),
+        except the frozen parts :meth:`fsdp_ignored_parameters` keeps whole."""
         units: list[nn.Module] = list(self.visual_encoder.blocks)
         for branch in self.branches:
             units += list(self.part("qformer", branch).bert.encoder.layer)
         block_types = set(getattr(self.llm.base, "_no_split_modules", None) or ())
         units += [m for m in self.llm.model.modules() if type(m).__name__ in block_types]
-        return units
+        ignored = self.fsdp_ignored_parameters()
+        return [u for u in units if not any(p in ignored for p in u.parameters())]
+
+    def fsdp_ignored_parameters(self) -> set[nn.Parameter]:
+        """With the feature cache on, what it may skip: a rank whose samples all hit runs no ViT (level ``qformer``:
+        no ``ln_vision`` / Q-Former either) while another rank computes them, so sharded weights there would leave
+        ranks in different collectives. Those frozen parts stay whole on every rank, as under DDP."""
+        if self.feature_cache is None:
+            return set()
+        params = set(self.visual_encoder.parameters())
+        if self.cfg.feature_cache.level == "qformer":
+            for branch in self.branches:
+                for kind in ("ln_vision", "qformer"):
+                    params.update(self.part(kind, branch).parameters())
+                params.add(self.part("query_tokens", branch))
+        return params
 
     def expected_missing_keys(self) -> list[str]:
         """Frozen parts are restored from their pretrained files, not from a fine-tuned checkpoint."""

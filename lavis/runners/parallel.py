@@ -43,9 +43,15 @@ def apply_fsdp(model: nn.Module, reshard_after_forward: bool = True) -> nn.Modul
     from torch.distributed.fsdp import fully_shard
 
     units = list(getattr(model, "fsdp_units", lambda: [])())
+    ignored = set(getattr(model, "fsdp_ignored_parameters", set)())
     for unit in units:
         fully_shard(unit, reshard_after_forward=reshard_after_forward)
-    fully_shard(model, reshard_after_forward=reshard_after_forward)
+    fully_shard(model, reshard_after_forward=reshard_after_forward, ignored_params=ignored or None)
+    if ignored:
+        logger.info(
+            "FSDP: %d parameters kept whole on every rank (frozen, skipped on cache hits).",
+            sum(p.numel() for p in ignored),
+        )
     _register_entry_points(
         model, [n for n in getattr(model, "fsdp_forward_methods", ()) if hasattr(model, n)]
     )

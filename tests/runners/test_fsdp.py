@@ -155,3 +155,43 @@ def test_optimizer_state_in_the_ddp_layout_round_trips():
     for i, state in fresh.state_dict()["state"].items():
         for key, value in state.items():
             torch.testing.assert_close(value, native["state"][i][key])
+
+
+@pytest.mark.slow
+def test_fsdp_with_a_partly_filled_feature_cache_trains_like_ddp(tmp_path):
+    """Ranks whose frames hit the cache skip the frozen ViT while others compute it: FSDP keeps the ViT whole
+    (no collective inside it, its weights hash as on one process), so mixed hits and misses neither hang nor
+    change the losses."""
+    cache = {"root": str(tmp_path / "features"), "level": "vit", "dtype": "fp32"}
+    eval_frames = {"name": "video_eval", "n_frms": 4, "image_size": 32}  # the same frames every epoch
+
+    def cfg(out, parallel):
+        c = tiny_experiment(
+            tmp_path,
+            out=out,
+            train=8,
+            max_epoch=1,
+            batch_size_train=2,
+            parallel=parallel,
+            valid_splits=[],
+            test_splits=[],
+            dist_timeout_minutes=3,
+        )
+        c["model"]["freeze_vit"] = True
+        c["model"]["feature_cache"] = cache
+        c["datasets"]["synthetic_mr"]["vis_processor"]["train"] = dict(eval_frames)
+        return write_config(tmp_path / f"{out}.yaml", c)
+
+    ddp = torchrun(cfg("ddp", "ddp"), 29545)  # fills the cache
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    entries = sorted((tmp_path / "features").rglob("*.safetensors"))
+    assert len(entries) >= 4
+    for entry in entries[::2]:  # half the samples now miss
+        entry.unlink()
+    fsdp = torchrun(cfg("fsdp", "fsdp"), 29546)
+    assert fsdp.returncode == 0, fsdp.stderr[-3000:]
+    assert "kept whole on every rank" in (tmp_path / "fsdp" / "log.txt").read_text()
+    ref, got = losses(tmp_path / "ddp" / "log.jsonl"), losses(tmp_path / "fsdp" / "log.jsonl")
+    assert sorted(ref) == sorted(got) and len(ref) >= 2
+    for step in ref:
+        assert got[step] == pytest.approx(ref[step], rel=1e-4, abs=1e-5), step
