@@ -494,6 +494,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "  ckpt_vit changes nothing for Mr. BLIP: the frozen ViT runs without grad and saves no activations."
     )
+    print(
+        "  cache assumes a fully built cache and no ViT on the GPU; today's model keeps the ViT (2 GB fp16) for misses."
+    )
     if arch.attn == "eager":
         print("  eager T5 attention keeps its probabilities, H x Le^2 per layer and sample: they dominate.")
     else:
