@@ -2,8 +2,9 @@
 
 ``__init__`` reads as the build recipe: model to device → (DDP, or FSDP with ``run.parallel: fsdp``; see
 :mod:`lavis.runners.parallel`) → data loaders → optimizer → schedule → scaler. Checkpoints have one format
-whichever the parallelism: full tensors of the trainable weights and ``Optimizer.state_dict()``'s layout. ``train()`` runs epochs, validates, keeps the best checkpoint by the task's ``agg_metrics``, then
-evaluates the test splits with the best weights. Everything needed to resume -- trainable weights,
+whichever the parallelism: full tensors of the trainable weights and ``Optimizer.state_dict()``'s layout.
+``train()`` runs epochs, validates, keeps the best checkpoint by the task's ``agg_metrics``, then evaluates
+the test splits with the best weights. Everything needed to resume -- trainable weights,
 optimizer, scaler, schedule position, sampler position, best metric and RNG states -- is saved together in
 ``checkpoint_last.pth``, so a killed run continues at the next optimizer step on the same schedule.
 """
