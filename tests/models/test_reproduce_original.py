@@ -38,7 +38,7 @@ def test_original_precision_casts_only_vit_linear_and_conv_and_the_t5():
     assert all(p.dtype == torch.float32 for n, p in llm.items() if "lora_" in n)
     assert all(p.dtype == torch.bfloat16 for n, p in llm.items() if "lora_" not in n)
     assert sum("lora_" in n for n in llm) > 0
-    assert Blip2MR.ORIGINAL_AUTOCAST == {"vit": torch.float16, "qformer": None, "llm": torch.bfloat16}
+    assert {"vit": torch.float16, "qformer": None, "llm": torch.bfloat16} == Blip2MR.ORIGINAL_AUTOCAST
 
 
 def test_generation_may_end_at_once_and_queries_go_one_at_a_time(monkeypatch):
