@@ -80,6 +80,7 @@ def main() -> int:
         "--options",
         *common,
         f"run.output_dir={work / 'control'}",
+        *args.options,  # the same data and model as the training run
         f"datasets.synthetic_mr.ann_paths.test={control}",
     )
     wall = time.time() - start
