@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pytest
 from omegaconf import OmegaConf
 
 from lavis.common.io import read_json
@@ -61,3 +62,23 @@ def test_the_control_gives_every_record_a_query_from_another_clip_and_keeps_its_
     assert sorted(r["query"] for r in moved) == sorted(r["query"] for r in records)  # a permutation
     source = {r["query"]: r["video"] for r in records}
     assert all(source[m["query"]] != m["video"] for m in moved)
+
+
+def test_a_moved_query_never_reads_like_the_one_it_replaces():
+    shuffled_queries = runpy.run_path(str(SCRIPT))["shuffled_queries"]
+    colours = [
+        "red",
+        "green",
+        "blue",
+    ]  # few texts: many random placements would repeat the record's own query
+    records = [
+        {"video": f"v{i // 2}", "qid": f"q{i}", "query": f"the screen turns {colours[i % 3]}"}
+        for i in range(60)
+    ]
+    for seed in range(5):
+        moved = shuffled_queries(records, seed=seed)
+        assert all(m["query"] != r["query"] and m["qid"] == r["qid"] for m, r in zip(moved, records))
+        assert sorted(m["query"] for m in moved) == sorted(r["query"] for r in records)
+    same = [{"video": f"v{i}", "qid": f"q{i}", "query": "the screen turns red"} for i in range(4)]
+    with pytest.raises(ValueError, match="cannot move every query"):
+        shuffled_queries(same, max_rounds=50)
