@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from lavis.common import registry
 from lavis.common.config import Config, GenerationConfig, RunConfig
 from lavis.common.errors import ConfigError
+from lavis.common.io import write_json, write_jsonl
 
 
 class BaseTask:
@@ -77,5 +78,17 @@ class BaseTask:
     def after_evaluation(
         self, records: list[dict[str, Any]], split: str, tag: str, result_dir: Path
     ) -> dict[str, Any]:
-        """Score gathered records (rank 0); returns the metrics, including ``selection_metric``."""
+        """Score gathered records (rank 0); returns the metrics, including ``selection_metric``.
+
+        The default writes ``<split>_<tag>_predictions.jsonl`` and ``<split>_<tag>_metrics.json`` around
+        :meth:`score`; tasks that write more override it.
+        """
+        stem = f"{split}_{tag}"
+        write_jsonl(Path(result_dir) / f"{stem}_predictions.jsonl", records)
+        metrics = self.score(records)
+        write_json(Path(result_dir) / f"{stem}_metrics.json", metrics)
+        return metrics
+
+    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """The metrics of gathered eval records."""
         raise NotImplementedError

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from lavis.common.config import RunConfig
-from lavis.common.io import write_json, write_jsonl
 from lavis.common.registry import register_task
 from lavis.evaluation.captioning import evaluate_captioning
 from lavis.tasks.base import BaseTask
@@ -63,11 +61,5 @@ class VideoCaptioningTask(BaseTask):
             for i, out in enumerate(outputs)
         ]
 
-    def after_evaluation(
-        self, records: list[dict[str, Any]], split: str, tag: str, result_dir: Path
-    ) -> dict[str, Any]:
-        stem = f"{split}_{tag}"
-        write_jsonl(Path(result_dir) / f"{stem}_predictions.jsonl", records)
-        metrics = score_captions(records)
-        write_json(Path(result_dir) / f"{stem}_metrics.json", metrics)
-        return metrics
+    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return score_captions(records)

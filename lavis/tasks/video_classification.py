@@ -13,13 +13,11 @@ Writes ``<split>_<tag>_predictions.jsonl`` (label, beams) and ``<split>_<tag>_me
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from lavis.common.config import RunConfig
-from lavis.common.io import write_json, write_jsonl
 from lavis.common.registry import register_task
 from lavis.evaluation.open_qa import evaluate_open_qa
 from lavis.tasks.base import BaseTask
@@ -58,11 +56,5 @@ class VideoClassificationTask(BaseTask):
             for i, out in enumerate(outputs)
         ]
 
-    def after_evaluation(
-        self, records: list[dict[str, Any]], split: str, tag: str, result_dir: Path
-    ) -> dict[str, Any]:
-        stem = f"{split}_{tag}"
-        write_jsonl(Path(result_dir) / f"{stem}_predictions.jsonl", records)
-        metrics = score_classification(records)
-        write_json(Path(result_dir) / f"{stem}_metrics.json", metrics)
-        return metrics
+    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return score_classification(records)

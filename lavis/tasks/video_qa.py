@@ -9,13 +9,11 @@ Writes ``<split>_<tag>_predictions.jsonl`` (question, answer, beams) and ``<spli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from lavis.common.config import RunConfig
-from lavis.common.io import write_json, write_jsonl
 from lavis.common.registry import register_task
 from lavis.evaluation.open_qa import evaluate_open_qa
 from lavis.tasks.base import BaseTask
@@ -46,12 +44,9 @@ class VideoQATask(BaseTask):
             for i, out in enumerate(outputs)
         ]
 
-    def after_evaluation(self, records: list[dict[str, Any]], split: str, tag: str, result_dir: Path) -> dict[str, Any]:
-        stem = f"{split}_{tag}"
-        write_jsonl(Path(result_dir) / f"{stem}_predictions.jsonl", records)
-        metrics = evaluate_open_qa(
-            records, [{"qid": r["qid"], "answer": r["answer"]} for r in records],
+    def score(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return evaluate_open_qa(
+            records,
+            [{"qid": r["qid"], "answer": r["answer"]} for r in records],
             first_word_only=self.run_cfg.first_word_only,
         )
-        write_json(Path(result_dir) / f"{stem}_metrics.json", metrics)
-        return metrics
